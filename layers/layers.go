@@ -1,0 +1,66 @@
+// Package layers turns file trees into OCI layer blobs and back: one-pass tar
+// writing with hashing and compression, safe extraction into overlay lower
+// directories, overlay upper directories as layers (whiteouts included), and
+// the content store that keeps blobs and unpacked layers.
+package layers
+
+import (
+	"archive/tar"
+	"context"
+	"io"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Store is the content store below one root directory. Its blob folder is
+// laid out as an OCI image layout's, so the image store in package registry
+// can share it:
+//
+//	ROOT/blobs/sha256/<hex>   blobs (layers, configs, manifests)
+//	ROOT/unpacked/<hex>/      a layer unpacked in overlay lower form, by diff ID
+//	ROOT/tmp/                 work files, on the same file system for renames
+type Store struct {
+	// Root is the directory that holds everything the store owns.
+	Root string
+}
+
+// Compression names a layer compression.
+type Compression string
+
+// The compressions WriteOptions accepts.
+const (
+	Gzip         Compression = "gzip"
+	Zstd         Compression = "zstd"
+	Uncompressed Compression = "uncompressed"
+)
+
+// WriteOptions says how a new layer blob is written. The zero value writes
+// gzip at the default level and keeps timestamps as they are.
+type WriteOptions struct {
+	Compression Compression
+	// Level is the compression level; 0 means the library default.
+	Level int
+	// Epoch, when set, clamps every mtime in the layer to at most this time.
+	Epoch *time.Time
+}
+
+// Desc describes a layer blob in the store.
+type Desc struct {
+	Digest    v1.Hash // sha256 of the compressed blob
+	DiffID    v1.Hash // sha256 of the uncompressed tar
+	Size      int64   // size of the compressed blob
+	MediaType types.MediaType
+}
+
+// Entry is one tar entry for WriteEntries. Header.Name is relative to the
+// image root, without a leading slash. A regular file's content comes from
+// Source (a host path) or Open.
+type Entry struct {
+	Header tar.Header
+	Source string
+	Open   func() (io.ReadCloser, error)
+}
+
+var _ = context.Background
