@@ -1,0 +1,123 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ibuild/ibuild/registry"
+)
+
+// initBase starts the stage from its base: an earlier stage, scratch, or an
+// image from the local store or a registry. Base layers are not downloaded
+// here; only a step that reads the filesystem does that.
+func (s *state) initBase(ctx context.Context, step *stepReport) error {
+	sr := s.stage
+	switch {
+	case sr.parent != nil:
+		res, err := s.b.wait(ctx, sr.parent)
+		if err != nil {
+			return err
+		}
+		s.cfg = res.cfg.DeepCopy()
+		s.layers = cloneLayers(res.layers)
+	case strings.EqualFold(sr.base, "scratch"):
+		s.cfg = scratchConfig(sr.platform)
+	default:
+		img, err := s.b.baseImage(ctx, sr.base, sr.platform, step)
+		if err != nil {
+			return err
+		}
+		if err := s.fromImage(img); err != nil {
+			return fmt.Errorf("reading base image %s: %w", sr.base, err)
+		}
+	}
+	if _, ok := envList(s.cfg.Config.Env).Get("PATH"); !ok {
+		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
+	}
+	s.env = slices.Clone(envList(s.cfg.Config.Env))
+	return nil
+}
+
+func cloneLayers(in []*layerRef) []*layerRef {
+	out := make([]*layerRef, len(in))
+	for i, l := range in {
+		c := *l
+		out[i] = &c
+	}
+	return out
+}
+
+func scratchConfig(p v1.Platform) *v1.ConfigFile {
+	return &v1.ConfigFile{
+		OS: p.OS, Architecture: p.Architecture, Variant: p.Variant,
+		RootFS: v1.RootFS{Type: "layers"},
+		Config: v1.Config{WorkingDir: "/"},
+	}
+}
+
+// fromImage takes the config and layers of a base image. Only the config
+// fields of the Docker and OCI image specs are kept, as Docker does.
+func (s *state) fromImage(img v1.Image) error {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	cfg := cf.DeepCopy()
+	c := cfg.Config
+	cfg.Config = v1.Config{
+		User: c.User, ExposedPorts: c.ExposedPorts, Env: c.Env, Entrypoint: c.Entrypoint,
+		Cmd: c.Cmd, Volumes: c.Volumes, WorkingDir: c.WorkingDir, Labels: c.Labels,
+		StopSignal: c.StopSignal, ArgsEscaped: c.ArgsEscaped, Healthcheck: c.Healthcheck,
+		OnBuild: c.OnBuild, Shell: c.Shell,
+	}
+	cfg.Container, cfg.DockerVersion = "", ""
+	if len(cfg.RootFS.DiffIDs) != len(ls) {
+		return fmt.Errorf("config lists %d layers, manifest %d", len(cfg.RootFS.DiffIDs), len(ls))
+	}
+	s.cfg = cfg
+	for _, l := range ls {
+		s.layers = append(s.layers, &layerRef{layer: l})
+	}
+	return nil
+}
+
+// baseImage finds ref in the local store first (as Docker does), unless
+// --pull asks for the registry, and pulls it otherwise.
+func (b *build) baseImage(ctx context.Context, ref string, p v1.Platform,
+	step *stepReport) (v1.Image, error) {
+	if !b.opts.Pull {
+		img, err := b.images.Image(ref)
+		if err == nil {
+			if ok, err := platformMatches(img, p); err != nil || ok {
+				return img, err
+			}
+		} else if !errors.Is(err, registry.ErrNotFound) {
+			return nil, fmt.Errorf("looking up %s in the local store: %w", ref, err)
+		}
+	}
+	step.status("resolving " + ref)
+	opts := b.opts.Registry
+	opts.Platform = &p
+	img, err := registry.Pull(ctx, ref, opts)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+func platformMatches(img v1.Image, p v1.Platform) (bool, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return false, err
+	}
+	return cf.OS == p.OS && cf.Architecture == p.Architecture, nil
+}

@@ -1,0 +1,105 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ibuild/ibuild/layers"
+	"github.com/ibuild/ibuild/registry"
+)
+
+// Options describes one build. The zero value is not useful: ContextDir,
+// Dockerfile and Root must be set.
+type Options struct {
+	// ContextDir is the build context directory.
+	ContextDir string
+	// Dockerfile is the Dockerfile's content and DockerfileName the name used
+	// in messages (and to find NAME.dockerignore beside it).
+	Dockerfile     []byte
+	DockerfileName string
+	// DockerfilePath is the Dockerfile's path on disk, "" when read from stdin.
+	DockerfilePath string
+
+	BuildArgs map[string]string
+	Labels    map[string]string
+	Target    string
+	// Platform is the target platform; nil means the host's.
+	Platform *v1.Platform
+
+	NoCache bool
+	Pull    bool
+	// Network is the default network mode of RUN steps: "host" or "none".
+	Network string
+
+	// Root is the store directory (blobs, unpacked layers, images, cache).
+	Root string
+	// Registry configures pulls of base images.
+	Registry registry.Options
+	// Compression of new layers; "" means gzip.
+	Compression layers.Compression
+	// Epoch, when set, pins timestamps (SOURCE_DATE_EPOCH).
+	Epoch *time.Time
+
+	// Secrets are the build secrets by id, for RUN --mount=type=secret.
+	Secrets map[string]Secret
+
+	// Progress receives build events; nil discards them.
+	Progress func(Event)
+}
+
+// Result is what a successful build produced.
+type Result struct {
+	Image    v1.Image
+	Warnings []string
+}
+
+// Build runs the build that opts describes and returns the target stage's
+// image. It writes blobs and unpacked layers into the store but tags
+// nothing; see Export.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	if opts.DockerfileName == "" {
+		opts.DockerfileName = "Dockerfile"
+	}
+	if opts.Platform == nil {
+		p := hostPlatform()
+		opts.Platform = &p
+	}
+	if opts.Network == "" {
+		opts.Network = "host"
+	}
+	df, err := parseDockerfile(opts.DockerfileName, opts.Dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBuild(ctx, opts, df)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	img, err := b.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Image: img, Warnings: b.allWarnings()}, nil
+}
+
+func hostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm64" {
+		p.Variant = "v8"
+	}
+	return p
+}
+
+// platformString formats p as os/arch[/variant].
+func platformString(p v1.Platform) string {
+	s := fmt.Sprintf("%s/%s", p.OS, p.Architecture)
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}

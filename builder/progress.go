@@ -1,0 +1,86 @@
+package builder
+
+import (
+	"sync"
+	"time"
+)
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of build events.
+const (
+	// StepStarted: a step began; Name is its display name.
+	StepStarted EventKind = iota
+	// StepOutput: Data is a chunk of a RUN step's output.
+	StepOutput
+	// StepDone: the step finished; Cached, Duration and Err are set.
+	StepDone
+	// StepStatus: Name is a short status line of a step (e.g. a download).
+	StepStatus
+	// Warning: Name is a warning to show the user.
+	Warning
+)
+
+// Event is one build progress event. Step numbers are unique in a build and
+// follow the order steps are announced.
+type Event struct {
+	Kind     EventKind
+	Step     int
+	Name     string
+	Data     []byte
+	Cached   bool
+	Duration time.Duration
+	Err      error
+	Time     time.Time
+}
+
+// reporter hands events to the caller's Progress function, one at a time.
+type reporter struct {
+	mu   sync.Mutex
+	next int
+	fn   func(Event)
+}
+
+func (r *reporter) emit(e Event) {
+	if r.fn == nil {
+		return
+	}
+	e.Time = time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fn(e)
+}
+
+// step announces a step and returns a handle to report on it.
+func (r *reporter) step(name string) *stepReport {
+	r.mu.Lock()
+	r.next++
+	n := r.next
+	r.mu.Unlock()
+	s := &stepReport{r: r, n: n, start: time.Now()}
+	r.emit(Event{Kind: StepStarted, Step: n, Name: name})
+	return s
+}
+
+// stepReport reports on one step.
+type stepReport struct {
+	r     *reporter
+	n     int
+	start time.Time
+}
+
+// Write lets a step's output stream into events.
+func (s *stepReport) Write(p []byte) (int, error) {
+	s.r.emit(Event{Kind: StepOutput, Step: s.n, Data: append([]byte(nil), p...)})
+	return len(p), nil
+}
+
+func (s *stepReport) status(msg string) {
+	s.r.emit(Event{Kind: StepStatus, Step: s.n, Name: msg})
+}
+
+func (s *stepReport) done(cached bool, err error) {
+	s.r.emit(Event{Kind: StepDone, Step: s.n, Cached: cached, Err: err,
+		Duration: time.Since(s.start)})
+}

@@ -1,0 +1,129 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// layerRef is one layer of a stage: the layer itself and, once a RUN or a
+// read needed it, the directory it is unpacked in.
+type layerRef struct {
+	layer v1.Layer
+	dir   string
+}
+
+// state is a stage while its instructions run: the image config being
+// built, its layers, and the variables in scope.
+type state struct {
+	b      *build
+	stage  *stageRun
+	cfg    *v1.ConfigFile
+	layers []*layerRef
+	// env holds the image's Env plus the ARGs in scope, for expansion and RUN.
+	env envList
+	// argNames and argVals are the ARGs declared in this stage.
+	argNames []string
+	argVals  envList
+	// cmdSet records a CMD in this stage, so ENTRYPOINT keeps it.
+	cmdSet bool
+	// secretEnv and tempDirs belong to the RUN step being prepared.
+	secretEnv []string
+	tempDirs  []string
+	// view is the mounted read-only root of the current layers, "" if none.
+	view string
+	// created is the time written into history entries.
+	created time.Time
+	// step reports on the instruction running now; cached says it was a cache hit.
+	step   *stepReport
+	cached bool
+	// step numbering for progress: this stage's instruction index and count.
+	index, total int
+}
+
+// history adds a history entry for an instruction.
+func (s *state) history(createdBy string, withLayer bool) {
+	t := s.created
+	if s.b.opts.Epoch != nil {
+		t = *s.b.opts.Epoch
+	}
+	s.cfg.History = append(s.cfg.History, v1.History{
+		Created:    v1.Time{Time: t},
+		CreatedBy:  createdBy,
+		Comment:    historyComment,
+		EmptyLayer: !withLayer,
+	})
+}
+
+// historyComment marks the history entries ibuild writes.
+const historyComment = "ibuild.dockerfile.v0"
+
+// expand runs variable expansion over the instruction's words, as Docker does
+// for the instructions that support it. ARG expands its own defaults.
+func (s *state) expand(cmd instructions.Command) error {
+	if _, isArg := cmd.(*instructions.ArgCommand); isArg {
+		return nil
+	}
+	if e, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+		err := e.Expand(func(word string) (string, error) {
+			v, _, err := s.b.lex.ProcessWord(word, s.env)
+			return v, err
+		})
+		if err != nil {
+			return fmt.Errorf("expanding variables: %w", err)
+		}
+	}
+	if e, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		lex := shell.NewLex('\\')
+		lex.SkipProcessQuotes = true
+		err := e.ExpandRaw(func(word string) (string, error) {
+			v, _, err := lex.ProcessWord(word, s.env)
+			return v, err
+		})
+		if err != nil {
+			return fmt.Errorf("expanding heredoc: %w", err)
+		}
+	}
+	return nil
+}
+
+// dispatch runs one instruction against the state.
+func (s *state) dispatch(ctx context.Context, cmd instructions.Command) error {
+	if err := s.expand(cmd); err != nil {
+		return err
+	}
+	switch c := cmd.(type) {
+	case *instructions.RunCommand:
+		return s.dispatchRun(ctx, c)
+	case *instructions.CopyCommand:
+		return s.dispatchCopy(ctx, copyFromCopy(c))
+	case *instructions.AddCommand:
+		return s.dispatchCopy(ctx, copyFromAdd(c))
+	case *instructions.ArgCommand:
+		return s.dispatchArg(c)
+	case *instructions.OnbuildCommand:
+		return s.dispatchOnbuild(c)
+	case *instructions.WorkdirCommand:
+		return s.dispatchWorkdir(ctx, c)
+	default:
+		return s.dispatchConfig(cmd)
+	}
+}
+
+// result freezes the state into a stage result.
+func (s *state) result() *stageResult {
+	cfg := s.cfg.DeepCopy()
+	return &stageResult{cfg: cfg, layers: slices.Clone(s.layers), env: slices.Clone(s.env)}
+}
+
+// stageResult is a finished stage: its config and layers.
+type stageResult struct {
+	cfg    *v1.ConfigFile
+	layers []*layerRef
+	env    envList
+}
