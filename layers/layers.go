@@ -6,7 +6,6 @@ package layers
 
 import (
 	"archive/tar"
-	"context"
 	"io"
 	"time"
 
@@ -21,9 +20,14 @@ import (
 //	ROOT/blobs/sha256/<hex>   blobs (layers, configs, manifests)
 //	ROOT/unpacked/<hex>/      a layer unpacked in overlay lower form, by diff ID
 //	ROOT/tmp/                 work files, on the same file system for renames
+//	ROOT/locks/               lock files
 type Store struct {
 	// Root is the directory that holds everything the store owns.
 	Root string
+
+	// UnpackOptions are the extraction options Unpack uses. Warnings (device
+	// nodes or xattrs that could not be created) go to UnpackOptions.Warn.
+	UnpackOptions ExtractOptions
 }
 
 // Compression names a layer compression.
@@ -56,11 +60,47 @@ type Desc struct {
 
 // Entry is one tar entry for WriteEntries. Header.Name is relative to the
 // image root, without a leading slash. A regular file's content comes from
-// Source (a host path) or Open.
+// Source (a host path) or Open and must be exactly Header.Size bytes long.
 type Entry struct {
 	Header tar.Header
 	Source string
 	Open   func() (io.ReadCloser, error)
 }
 
-var _ = context.Background
+// ExtractOptions tunes Extract. The zero value extracts everything it is
+// permitted to and fails on anything it is not, except device nodes and
+// xattrs, which are skipped with a warning when the kernel refuses them.
+type ExtractOptions struct {
+	// Warn, when set, receives each problem that did not stop the
+	// extraction: a device node that could not be created (as in a user
+	// namespace), an xattr the kernel did not permit. Each error names the
+	// entry. Without Warn such problems are dropped silently.
+	Warn func(error)
+
+	// LossyOwners, when set, leaves files owned by the extracting user when
+	// their owner cannot be set (an id the user namespace does not map),
+	// reporting each such entry through Warn, instead of failing.
+	LossyOwners bool
+}
+
+// DiffOptions tunes DiffUpper.
+type DiffOptions struct {
+	// Exclude lists paths relative to the root ("etc/hosts") to leave out
+	// of the layer, with everything below them.
+	Exclude []string
+	// Epoch, when set, clamps every mtime to at most this time.
+	Epoch *time.Time
+}
+
+// Owner is a numeric user and group.
+type Owner struct {
+	UID, GID int
+}
+
+// ArchiveOptions tunes CopyArchive.
+type ArchiveOptions struct {
+	// Chown, when set, gives every entry this owner (ADD --chown).
+	Chown *Owner
+	// Epoch, when set, clamps every mtime to at most this time.
+	Epoch *time.Time
+}

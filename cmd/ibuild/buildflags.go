@@ -19,7 +19,7 @@ import (
 
 // buildFlags are the flags of a build, named as docker build names them.
 type buildFlags struct {
-	file, target, platform, iidfile, progress, network, root   string
+	file, target, platform, iidfile, progress, network, root    string
 	metadataFile, compression, timestamp                        string
 	tags, buildArgs, labels, outputs, mirrors, insecure, secret []string
 	noCache, pull, quiet, push                                  bool
