@@ -107,7 +107,7 @@ func (b *build) baseImage(ctx context.Context, ref string, p v1.Platform,
 	step.status("resolving " + ref)
 	opts := b.opts.Registry
 	opts.Platform = &p
-	img, err := registry.Pull(ctx, ref, opts)
+	img, err := registry.Pull(b.outer, ref, opts)
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", ref, err)
 	}

@@ -22,8 +22,11 @@ import (
 // build is one run of Build: the parsed Dockerfile, the stores, the global
 // ARGs and the stages.
 type build struct {
-	opts   Options
-	df     *dockerfile
+	opts Options
+	df   *dockerfile
+	// outer is the caller's context: images pulled with it stay readable
+	// after the build (their layers download lazily, e.g. during export).
+	outer  context.Context
 	store  *layers.Store
 	images *registry.ImageStore
 	rep    *reporter
@@ -73,7 +76,7 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 		return nil, err
 	}
 	b := &build{
-		opts: opts, df: df, store: store, images: images,
+		opts: opts, df: df, outer: ctx, store: store, images: images,
 		rep:          &reporter{fn: opts.Progress},
 		lex:          shell.NewLex(df.escape),
 		declaredOnly: map[string]bool{},

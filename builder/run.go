@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -52,6 +54,9 @@ func (s *state) dispatchRun(ctx context.Context, c *instructions.RunCommand) err
 		return fmt.Errorf("running %q: %w", strings.Join(args, " "), err)
 	}
 	if err := removeMountPoints(spec.Upper, created); err != nil {
+		return err
+	}
+	if err := s.pruneStubParents(ctx, spec.Upper, created); err != nil {
 		return err
 	}
 	d, err := s.b.store.WriteLayer(ctx, s.b.writeOptions(), func(tw *tar.Writer) error {
@@ -225,6 +230,59 @@ func removeMountPoints(upper string, created []string) error {
 		if err != nil && !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
 			return fmt.Errorf("removing mount point %s: %w", p, err)
 		}
+	}
+	return nil
+}
+
+// pruneStubParents drops from the upper dir the existing directories that
+// overlay copied up only because the sandbox created a mount point in them
+// (/etc for /etc/hosts): once the stub is gone they are empty and the same
+// as below, so they do not belong in the layer, as in BuildKit's result.
+func (s *state) pruneStubParents(ctx context.Context, upper string, created []string) error {
+	made := map[string]bool{}
+	for _, p := range created {
+		made[path.Clean("/"+p)] = true
+	}
+	root, err := s.rootfs(ctx)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, p := range created {
+		for dir := path.Dir(path.Clean("/" + p)); dir != "/"; dir = path.Dir(dir) {
+			if made[dir] || seen[dir] {
+				continue
+			}
+			seen[dir] = true
+			if err := pruneIfCopyUp(filepath.Join(upper, dir), filepath.Join(root, dir)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pruneIfCopyUp removes dir when it is empty, not opaque, and has the mode
+// and owner of the same directory below.
+func pruneIfCopyUp(dir, lower string) error {
+	up, err := os.Lstat(dir)
+	if err != nil || !up.IsDir() {
+		return nil
+	}
+	low, err := os.Lstat(lower)
+	if err != nil || !low.IsDir() || up.Mode() != low.Mode() {
+		return nil
+	}
+	us, ls := up.Sys().(*syscall.Stat_t), low.Sys().(*syscall.Stat_t)
+	if us == nil || ls == nil || us.Uid != ls.Uid || us.Gid != ls.Gid {
+		return nil
+	}
+	if v, _ := getxattr(dir, "user.overlay.opaque"); v == "y" {
+		return nil
+	}
+	err = os.Remove(dir)
+	if err != nil && !isNotEmpty(err) {
+		return fmt.Errorf("pruning %s: %w", dir, err)
 	}
 	return nil
 }

@@ -94,3 +94,13 @@ func (m *mountSet) unmountAll() {
 		m.empty = ""
 	}
 }
+
+// getxattr returns the value of an extended attribute of path ("" if unset).
+func getxattr(path, name string) (string, error) {
+	buf := make([]byte, 256)
+	n, err := unix.Lgetxattr(path, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,7 +150,14 @@ func TestDockerArchive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("skopeo inspect docker-archive: %v\n%s", err, b)
 	}
-	if !strings.Contains(string(b), "example/a:1") {
-		t.Errorf("skopeo does not see the tag:\n%s", b)
+	if !strings.Contains(string(b), `"Digest"`) {
+		t.Errorf("skopeo inspect printed no digest:\n%s", b)
+	}
+	mf, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(tarPath) })
+	if err != nil {
+		t.Fatalf("reading manifest.json: %v", err)
+	}
+	if len(mf) != 1 || len(mf[0].RepoTags) != 1 || mf[0].RepoTags[0] != "example/a:1" {
+		t.Errorf("manifest.json RepoTags = %+v, want [example/a:1]", mf)
 	}
 }
