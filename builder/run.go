@@ -59,8 +59,13 @@ func (s *state) dispatchRun(ctx context.Context, c *instructions.RunCommand) err
 	if err := s.pruneStubParents(ctx, spec.Upper, created); err != nil {
 		return err
 	}
+	below, err := s.rootfs(ctx)
+	if err != nil {
+		return err
+	}
 	d, err := s.b.store.WriteLayer(ctx, s.b.writeOptions(), func(tw *tar.Writer) error {
-		return layers.DiffUpper(ctx, spec.Upper, tw, layers.DiffOptions{Epoch: s.b.opts.Epoch})
+		return layers.DiffUpper(ctx, spec.Upper, tw,
+			layers.DiffOptions{Epoch: s.b.opts.Epoch, Lower: below})
 	})
 	if err != nil {
 		return fmt.Errorf("writing the layer of the step: %w", err)

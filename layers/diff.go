@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 )
 
 // DiffUpper writes the changes an overlay upper directory holds as OCI
@@ -26,6 +27,7 @@ func DiffUpper(ctx context.Context, upper string, tw *tar.Writer, opts DiffOptio
 		clamp:   newClamp(opts.Epoch),
 		exclude: map[string]bool{},
 		links:   map[inode]string{},
+		lower:   opts.Lower,
 	}
 	for _, e := range opts.Exclude {
 		rel, err := cleanName(e)
@@ -69,6 +71,10 @@ type differ struct {
 	clamp   *clamp
 	exclude map[string]bool
 	links   map[inode]string // first name of each inode seen with links > 1
+	lower   string           // view of the layers below, "" for none
+	// pending holds directories left out as unchanged, written only when
+	// an entry below them is written.
+	pending []*tar.Header
 }
 
 // inode identifies a file for hard link detection.
@@ -84,6 +90,22 @@ func (d *differ) entry(p, rel string) error {
 		return nil // a socket
 	}
 	d.clamp.header(hdr)
+	d.dropPending(rel)
+	if !info.whiteout && !info.opaque && d.lower != "" {
+		same, err := sameAsLower(p, filepath.Join(d.lower, rel))
+		if err != nil {
+			return err
+		}
+		if same {
+			if hdr.Typeflag == tar.TypeDir {
+				d.pending = append(d.pending, hdr)
+			}
+			return nil
+		}
+	}
+	if err := d.flushPending(); err != nil {
+		return err
+	}
 	if info.whiteout {
 		dir, base := path.Split(rel)
 		hdr.Name = dir + WhiteoutPrefix + base
@@ -131,4 +153,27 @@ func copyFile(w io.Writer, p string, size int64) error {
 		return fmt.Errorf("file shrank to %d bytes while read", n)
 	}
 	return err
+}
+
+// dropPending forgets the pending directories that are not parents of rel:
+// the walk has left them.
+func (d *differ) dropPending(rel string) {
+	for len(d.pending) > 0 {
+		last := strings.TrimSuffix(d.pending[len(d.pending)-1].Name, "/")
+		if strings.HasPrefix(rel, last+"/") {
+			return
+		}
+		d.pending = d.pending[:len(d.pending)-1]
+	}
+}
+
+// flushPending writes the pending parent directories.
+func (d *differ) flushPending() error {
+	for _, h := range d.pending {
+		if err := d.tw.WriteHeader(h); err != nil {
+			return err
+		}
+	}
+	d.pending = d.pending[:0]
+	return nil
 }

@@ -90,6 +90,13 @@ type DiffOptions struct {
 	Exclude []string
 	// Epoch, when set, clamps every mtime to at most this time.
 	Epoch *time.Time
+	// Lower, when set, is a read-only view of the layers below upper. An
+	// entry that overlay only copied up, the same as below it (type, mode,
+	// owner, device, capabilities, and for non-directories size, mtime and,
+	// when mtimes are whole seconds, content), is left out, as BuildKit's
+	// differ does; a directory left out is still written as the parent of
+	// a changed entry below it.
+	Lower string
 }
 
 // Owner is a numeric user and group.
