@@ -166,4 +166,3 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
-

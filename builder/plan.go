@@ -81,7 +81,7 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 		lex:          shell.NewLex(df.escape),
 		declaredOnly: map[string]bool{},
 		mounts:       &mountSet{tmp: tmp},
-		cpu:          make(chan struct{}, runtime.NumCPU()),
+		cpu:          make(chan struct{}, max(2, runtime.NumCPU())),
 	}
 	b.context = newBuildContext(opts.ContextDir, opts.DockerfilePath, opts.DockerfileName)
 	if b.global, err = b.resolveMetaArgs(); err != nil {
