@@ -38,6 +38,8 @@ const (
 	Gzip         Compression = "gzip"
 	Zstd         Compression = "zstd"
 	Uncompressed Compression = "uncompressed"
+	// Estargz is gzip laid out for lazy pulling (eStargz).
+	Estargz Compression = "estargz"
 )
 
 // WriteOptions says how a new layer blob is written. The zero value writes
@@ -56,6 +58,10 @@ type Desc struct {
 	DiffID    v1.Hash // sha256 of the uncompressed tar
 	Size      int64   // size of the compressed blob
 	MediaType types.MediaType
+	// TOCDigest and UncompressedSize are set for eStargz layers, whose
+	// manifest descriptors carry them as annotations (see Annotations).
+	TOCDigest        string `json:",omitempty"`
+	UncompressedSize int64  `json:",omitempty"`
 }
 
 // Entry is one tar entry for WriteEntries. Header.Name is relative to the

@@ -33,7 +33,13 @@ func (s *Store) WriteLayer(ctx context.Context, opts WriteOptions,
 		epoch := *opts.Epoch
 		produce = func(w io.Writer) error { return clampStream(w, epoch, fill) }
 	}
-	d, err := s.writeBlob(ctx, opts, produce)
+	var d Desc
+	var err error
+	if opts.Compression == Estargz {
+		d, err = s.writeEstargz(ctx, opts, produce)
+	} else {
+		d, err = s.writeBlob(ctx, opts, produce)
+	}
 	if err != nil {
 		return Desc{}, fmt.Errorf("writing layer: %w", err)
 	}

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // WriteOCITar writes img as an OCI image layout in a tar archive at path
 // (what `skopeo copy oci-archive:` and BuildKit's type=oci output read),
 // with the same index as WriteOCILayout. Blobs are streamed into the
 // archive, which is written to a temp file beside path and renamed.
-func WriteOCITar(ctx context.Context, path string, img v1.Image, tags []string) error {
+func WriteOCITar(ctx context.Context, path string, img mutate.Appendable, tags []string) error {
 	idx, err := outputIndex(img, tags)
 	if err != nil {
 		return fmt.Errorf("writing OCI archive %s: %w", path, err)
@@ -39,7 +40,7 @@ func WriteOCITar(ctx context.Context, path string, img v1.Image, tags []string) 
 				return err
 			}
 		}
-		if err := writeImageBlobs(ctx, tw, img); err != nil {
+		if err := writeArtifactBlobs(ctx, tw, img, map[v1.Hash]bool{}); err != nil {
 			return err
 		}
 		return tw.Close()
@@ -61,9 +62,31 @@ func writeTarFile(tw *tar.Writer, name string, b []byte) error {
 	return err
 }
 
+// writeArtifactBlobs adds the blobs of an image, or of an index and every
+// image below it, under blobs/sha256, each once.
+func writeArtifactBlobs(ctx context.Context, tw *tar.Writer, a mutate.Appendable,
+	seen map[v1.Hash]bool) error {
+	switch a := a.(type) {
+	case v1.Image:
+		return writeImageBlobs(ctx, tw, a, seen)
+	case v1.ImageIndex:
+		return forEachChild(a, func(d v1.Hash, raw []byte, child mutate.Appendable) error {
+			if child == nil {
+				if seen[d] {
+					return nil
+				}
+				seen[d] = true
+				return writeTarFile(tw, blobName(d), raw)
+			}
+			return writeArtifactBlobs(ctx, tw, child, seen)
+		})
+	}
+	return fmt.Errorf("cannot write %T", a)
+}
+
 // writeImageBlobs adds the manifest, config and layer blobs of img under
 // blobs/sha256, each once.
-func writeImageBlobs(ctx context.Context, tw *tar.Writer, img v1.Image) error {
+func writeImageBlobs(ctx context.Context, tw *tar.Writer, img v1.Image, seen map[v1.Hash]bool) error {
 	raw, err := img.RawManifest()
 	if err != nil {
 		return fmt.Errorf("reading the manifest: %w", err)
@@ -80,12 +103,18 @@ func writeImageBlobs(ctx context.Context, tw *tar.Writer, img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("reading the config: %w", err)
 	}
+	if seen[digest] {
+		return nil
+	}
+	seen[digest] = true
 	if err := writeTarFile(tw, blobName(digest), raw); err != nil {
 		return err
 	}
-	seen := map[v1.Hash]bool{digest: true, cfgName: true}
-	if err := writeTarFile(tw, blobName(cfgName), cfg); err != nil {
-		return err
+	if !seen[cfgName] {
+		seen[cfgName] = true
+		if err := writeTarFile(tw, blobName(cfgName), cfg); err != nil {
+			return err
+		}
 	}
 	layers, err := img.Layers()
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // per tag, annotated as BuildKit's OCI exporter does (the tag part as
 // org.opencontainers.image.ref.name, the full name as
 // io.containerd.image.name), or a single entry without annotations.
-func outputIndex(img v1.Image, tags []string) (v1.ImageIndex, error) {
+func outputIndex(img mutate.Appendable, tags []string) (v1.ImageIndex, error) {
 	names, err := normalizeAll(tags)
 	if err != nil {
 		return nil, err
@@ -42,11 +42,12 @@ func outputIndex(img v1.Image, tags []string) (v1.ImageIndex, error) {
 	return mutate.AppendManifests(empty.Index, adds...), nil
 }
 
-// WriteOCILayout writes img as a fresh OCI image layout directory at dir,
+// WriteOCILayout writes img (an image or, for several platforms, an image
+// index) as a fresh OCI image layout directory at dir,
 // with an index entry per tag (see outputIndex). The layout is built in a
 // temp directory beside dir and renamed into place; an existing layout (or
 // empty directory) at dir is replaced, anything else is refused.
-func WriteOCILayout(ctx context.Context, dir string, img v1.Image, tags []string) error {
+func WriteOCILayout(ctx context.Context, dir string, img mutate.Appendable, tags []string) error {
 	idx, err := outputIndex(img, tags)
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)

@@ -50,11 +50,38 @@ func (s *ImageStore) Image(ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.MediaType.IsIndex() {
+		return s.platformImage(ii, d, ref, HostPlatform())
+	}
 	img, err := ii.Image(d.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", ref, err)
 	}
 	return img, nil
+}
+
+// platformImage picks the image for platform p from a stored index.
+func (s *ImageStore) platformImage(ii v1.ImageIndex, d v1.Descriptor, ref string,
+	p v1.Platform) (v1.Image, error) {
+	idx, err := ii.ImageIndex(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s: %w", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s: %w", ref, err)
+	}
+	for _, m := range im.Manifests {
+		if m.Platform != nil && m.Platform.OS == p.OS && m.Platform.Architecture == p.Architecture &&
+			m.MediaType.IsImage() {
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading image %s: %w", ref, err)
+			}
+			return img, nil
+		}
+	}
+	return nil, fmt.Errorf("%s holds no image for %s/%s: %w", ref, p.OS, p.Architecture, ErrNotFound)
 }
 
 // resolve finds the entry of the image ref names among ms.
