@@ -25,16 +25,24 @@ func (s *state) initBase(ctx context.Context, step *stepReport) error {
 		}
 		s.cfg = res.cfg.DeepCopy()
 		s.layers = cloneLayers(res.layers)
+		s.baseLayers = res.baseLayers
+		s.chain, s.chainAbout, s.cached = res.key, res.about, true
 	case strings.EqualFold(sr.base, "scratch"):
 		s.cfg = scratchConfig(sr.platform)
+		s.chain = hashStrings("scratch", platformString(sr.platform))
+		s.chainAbout, s.cached = "FROM scratch", true
 	default:
-		img, err := s.b.baseImage(ctx, sr.base, sr.platform, step)
+		img, local, err := s.b.resolveImage(ctx, sr.base, sr.platform, step)
 		if err != nil {
 			return err
 		}
 		if err := s.fromImage(img); err != nil {
 			return fmt.Errorf("reading base image %s: %w", sr.base, err)
 		}
+		if err := s.baseChain(img, local); err != nil {
+			return fmt.Errorf("reading base image %s: %w", sr.base, err)
+		}
+		s.baseLayers = len(s.layers)
 	}
 	if _, ok := envList(s.cfg.Config.Env).Get("PATH"); !ok {
 		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
@@ -94,14 +102,26 @@ func (s *state) fromImage(img v1.Image) error {
 // --pull asks for the registry, and pulls it otherwise.
 func (b *build) baseImage(ctx context.Context, ref string, p v1.Platform,
 	step *stepReport) (v1.Image, error) {
+	img, _, err := b.resolveImage(ctx, ref, p, step)
+	return img, err
+}
+
+// resolveImage is baseImage; local says no registry was asked: the image
+// is in the store, or was pulled before and all its blobs are in the store
+// (see localBase).
+func (b *build) resolveImage(ctx context.Context, ref string, p v1.Platform,
+	step *stepReport) (v1.Image, bool, error) {
 	if !b.opts.Pull {
 		img, err := b.images.Image(ref)
 		if err == nil {
 			if ok, err := platformMatches(img, p); err != nil || ok {
-				return img, err
+				return img, true, err
 			}
 		} else if !errors.Is(err, registry.ErrNotFound) {
-			return nil, fmt.Errorf("looking up %s in the local store: %w", ref, err)
+			return nil, false, fmt.Errorf("looking up %s in the local store: %w", ref, err)
+		}
+		if img, ok := b.localBase(ref, p); ok {
+			return img, true, nil
 		}
 	}
 	step.status("resolving " + ref)
@@ -109,9 +129,12 @@ func (b *build) baseImage(ctx context.Context, ref string, p v1.Platform,
 	opts.Platform = &p
 	img, err := registry.Pull(b.outer, ref, opts)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
 	}
-	return img, nil
+	if err := b.rememberBase(ref, p, img); err != nil {
+		b.warn(fmt.Sprintf("build cache: remembering base image %s: %v", ref, err))
+	}
+	return img, false, nil
 }
 
 func platformMatches(img v1.Image, p v1.Platform) (bool, error) {

@@ -30,8 +30,13 @@ type Options struct {
 	// Platform is the target platform; nil means the host's.
 	Platform *v1.Platform
 
-	NoCache bool
-	Pull    bool
+	// NoCache builds every step without looking in the cache; results are
+	// still stored. NoCacheFilter does that for the stages it names.
+	NoCache       bool
+	NoCacheFilter []string
+	// DebugCache reports why each step was not taken from the cache.
+	DebugCache bool
+	Pull       bool
 	// Network is the default network mode of RUN steps: "host" or "none".
 	Network string
 
@@ -39,10 +44,21 @@ type Options struct {
 	Root string
 	// Registry configures pulls of base images.
 	Registry registry.Options
-	// Compression of new layers; "" means gzip.
-	Compression layers.Compression
+	// Compression of new layers; "" means gzip. CompressionLevel 0 means
+	// the compression's default.
+	Compression      layers.Compression
+	CompressionLevel int
 	// Epoch, when set, pins timestamps (SOURCE_DATE_EPOCH).
 	Epoch *time.Time
+
+	// Format is the image format: FormatOCI (the default) or FormatDocker.
+	Format string
+	// Squash merges layers: SquashNew or SquashAll; "" keeps them.
+	Squash string
+	// Annotations go on the image manifest; IndexAnnotations on the index
+	// of a build for several platforms.
+	Annotations      map[string]string
+	IndexAnnotations map[string]string
 
 	// Secrets are the build secrets by id, for RUN --mount=type=secret.
 	Secrets map[string]Secret
@@ -53,7 +69,10 @@ type Options struct {
 
 // Result is what a successful build produced.
 type Result struct {
+	// Image is the built image; Index, from BuildPlatforms for several
+	// platforms, holds one image per platform instead.
 	Image    v1.Image
+	Index    v1.ImageIndex
 	Warnings []string
 }
 

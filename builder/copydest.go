@@ -126,6 +126,10 @@ func (c *copier) dirEntry(p string, mtime time.Time) error {
 		}
 	}
 	c.dirs[p] = true
+	if c.sum != nil {
+		c.sum.add(hdr, "", nil)
+		return nil
+	}
 	if err := c.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing %s: %w", hdr.Name, err)
 	}
@@ -147,6 +151,10 @@ func (c *copier) fileEntry(name string, f *fixedFile) error {
 	hdr.Uid, hdr.Gid = c.owner(nil)
 	if err := c.checkTarget(hdr); err != nil {
 		return err
+	}
+	if c.sum != nil {
+		c.sum.addData(hdr, f.data)
+		return nil
 	}
 	if err := c.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)

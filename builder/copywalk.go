@@ -33,6 +33,10 @@ type copier struct {
 	image string
 	now   time.Time
 
+	// sum, when set, records the entries for a cache key instead of
+	// writing them (see treeDigest).
+	sum *treeDigest
+
 	dirs    map[string]bool    // directories written so far
 	links   map[fileKey]string // first name of each hard-linked inode
 	pending []pendingDir       // excluded directories not written (yet)
@@ -166,6 +170,10 @@ func (c *copier) entry(host string, fi fs.FileInfo, name string, fixed *fixedFil
 		if err := addCapability(hdr, host); err != nil {
 			return err
 		}
+	}
+	if c.sum != nil {
+		c.sum.add(hdr, host, st)
+		return nil
 	}
 	if err := c.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing %s: %w", name, err)

@@ -21,12 +21,17 @@ func (b *build) run(ctx context.Context) (v1.Image, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	defer b.cache.saveStats(b)
 	b.start(ctx, cancel, t)
 	res, err := b.wait(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	return b.image(res)
+	img, err := b.image(res)
+	if err != nil {
+		return nil, err
+	}
+	return b.finish(ctx, img, res)
 }
 
 // start runs sr in the background once, after starting and waiting for the
@@ -78,7 +83,7 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*stageResult, error
 	s := &state{b: b, stage: sr, created: time.Now().UTC(), total: len(sr.def.Commands) + 1}
 	step := b.rep.step(s.stepName(sr.def.SourceCode))
 	err := s.initBase(ctx, step)
-	step.done(false, err)
+	step.done(s.cached && b.useCache(sr), err)
 	if err != nil {
 		return nil, b.fromError(sr.def, err)
 	}
@@ -96,8 +101,10 @@ func (b *build) runStage(ctx context.Context, sr *stageRun) (*stageResult, error
 
 // runCommand dispatches cmd as one reported step.
 func (s *state) runCommand(ctx context.Context, cmd instructions.Command) error {
-	s.step = s.b.rep.step(s.stepName(commandText(cmd)))
+	s.stepText = s.stepName(commandText(cmd))
+	s.step = s.b.rep.step(s.stepText)
 	s.cached = false
+	s.pos++
 	err := s.dispatch(ctx, cmd)
 	s.step.done(s.cached, err)
 	return err

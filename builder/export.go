@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/ibuild/ibuild/registry"
 )
@@ -73,10 +74,10 @@ type ExportOptions struct {
 	Registry registry.Options
 }
 
-// Export stores the image in the local store under its tags (untagged when
+// Export stores the image (or index of images) in the local store under its tags (untagged when
 // there are none), writes the requested outputs and pushes to the registry
 // when asked. It returns the manifest digest.
-func Export(ctx context.Context, img v1.Image, o ExportOptions) (v1.Hash, error) {
+func Export(ctx context.Context, img mutate.Appendable, o ExportOptions) (v1.Hash, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("computing image digest: %w", err)
@@ -85,7 +86,13 @@ func Export(ctx context.Context, img v1.Image, o ExportOptions) (v1.Hash, error)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("opening the image store: %w", err)
 	}
-	if err := store.Save(ctx, img, o.Tags); err != nil {
+	idx, isIndex := img.(v1.ImageIndex)
+	if isIndex {
+		err = store.SaveIndex(ctx, idx, o.Tags)
+	} else {
+		err = store.Save(ctx, img.(v1.Image), o.Tags)
+	}
+	if err != nil {
 		return v1.Hash{}, fmt.Errorf("storing the image: %w", err)
 	}
 	push := o.Push
@@ -93,8 +100,10 @@ func Export(ctx context.Context, img v1.Image, o ExportOptions) (v1.Hash, error)
 		switch {
 		case out.Type == "registry" || out.Type == "image":
 			push = true
+		case out.Type == "docker" && isIndex:
+			err = errors.New("a docker archive holds one platform; use type=oci for several")
 		case out.Type == "docker":
-			err = registry.WriteDockerTar(ctx, out.Dest, img, o.Tags)
+			err = registry.WriteDockerTar(ctx, out.Dest, img.(v1.Image), o.Tags)
 		case out.Tar:
 			err = registry.WriteOCITar(ctx, out.Dest, img, o.Tags)
 		default:
@@ -109,7 +118,12 @@ func Export(ctx context.Context, img v1.Image, o ExportOptions) (v1.Hash, error)
 			return v1.Hash{}, errors.New("pushing needs a name: give one with -t")
 		}
 		for _, t := range o.Tags {
-			if _, err := registry.Push(ctx, img, t, o.Registry); err != nil {
+			if isIndex {
+				_, err = registry.PushIndex(ctx, idx, t, o.Registry)
+			} else {
+				_, err = registry.Push(ctx, img.(v1.Image), t, o.Registry)
+			}
+			if err != nil {
 				return v1.Hash{}, err
 			}
 		}

@@ -2,12 +2,13 @@ package builder
 
 import (
 	"fmt"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ibuild/ibuild/layers"
 )
 
 // image assembles a stage result into an OCI image: base layers are kept as
@@ -21,11 +22,7 @@ func (b *build) image(res *stageResult) (v1.Image, error) {
 	for k, v := range b.opts.Labels {
 		cfg.Config.Labels[k] = v
 	}
-	created := time.Now().UTC()
-	if b.opts.Epoch != nil {
-		created = *b.opts.Epoch
-	}
-	cfg.Created = v1.Time{Time: created}
+	cfg.Created = v1.Time{Time: imageCreated(cfg, b.opts.Epoch)}
 
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
@@ -35,7 +32,9 @@ func (b *build) image(res *stageResult) (v1.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading layer media type: %w", err)
 		}
-		adds = append(adds, mutate.Addendum{Layer: l.layer, MediaType: ociLayerType(mt)})
+		adds = append(adds, mutate.Addendum{Layer: typed(l.layer, ociLayerType(mt)),
+			MediaType:   ociLayerType(mt),
+			Annotations: layers.LayerAnnotations(l.layer)})
 	}
 	img, err := mutate.Append(img, adds...)
 	if err != nil {
@@ -60,4 +59,21 @@ func ociLayerType(mt types.MediaType) types.MediaType {
 		return types.OCIRestrictedLayer
 	}
 	return mt
+}
+
+// typedLayer is a layer shown under another media type, as a manifest that
+// converts a base image's Docker layers to OCI ones lists them.
+type typedLayer struct {
+	v1.Layer
+	mt types.MediaType
+}
+
+func (l typedLayer) MediaType() (types.MediaType, error) { return l.mt, nil }
+
+// typed returns l under media type mt.
+func typed(l v1.Layer, mt types.MediaType) v1.Layer {
+	if cur, err := l.MediaType(); err == nil && cur == mt {
+		return l
+	}
+	return typedLayer{Layer: l, mt: mt}
 }

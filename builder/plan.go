@@ -38,6 +38,7 @@ type build struct {
 	stages       []*stageRun
 	mounts       *mountSet
 	context      *buildContext
+	cache        *buildCache
 	// cpu bounds the stages that run at once.
 	cpu chan struct{}
 
@@ -81,6 +82,7 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 		lex:          shell.NewLex(df.escape),
 		declaredOnly: map[string]bool{},
 		mounts:       &mountSet{tmp: tmp},
+		cache:        newBuildCache(opts),
 		cpu:          make(chan struct{}, max(2, runtime.NumCPU())),
 	}
 	b.context = newBuildContext(opts.ContextDir, opts.DockerfilePath, opts.DockerfileName)

@@ -17,6 +17,8 @@ const (
 	// StepDone: the step finished; Cached, Duration and Err are set.
 	StepDone
 	// StepStatus: Name is a short status line of a step (e.g. a download).
+	// ID, when set, names what it is about, so that a later status with the
+	// same ID updates it; Current and Total count bytes when known.
 	StepStatus
 	// Warning: Name is a warning to show the user.
 	Warning
@@ -33,6 +35,10 @@ type Event struct {
 	Duration time.Duration
 	Err      error
 	Time     time.Time
+	// ID, Current and Total belong to a StepStatus: what it is about (a
+	// layer digest, a URL) and its progress in bytes (Total 0: unknown).
+	ID             string
+	Current, Total int64
 }
 
 // reporter hands events to the caller's Progress function, one at a time.

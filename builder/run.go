@@ -22,6 +22,9 @@ import (
 // dispatchRun runs a RUN step in the sandbox over the stage's layers and
 // commits what it wrote as a new layer.
 func (s *state) dispatchRun(ctx context.Context, c *instructions.RunCommand) error {
+	if err := checkRunnable(s.stage.platform); err != nil {
+		return err
+	}
 	work, err := os.MkdirTemp(filepath.Join(s.b.opts.Root, "tmp"), "run-")
 	if err != nil {
 		return err

@@ -60,9 +60,17 @@ func (s *state) unpackAll(ctx context.Context) ([]string, error) {
 	if first != nil {
 		return nil, fmt.Errorf("unpacking base layers: %w", first)
 	}
+	// Two layers with the same content (two RUN steps that change nothing)
+	// share one directory, which overlay refuses to stack twice (ELOOP).
+	// The top-most copy alone gives the same view: it hides whatever the
+	// lower copy shows or deletes.
 	dirs := make([]string, 0, len(s.layers))
+	seen := map[string]bool{}
 	for i := len(s.layers) - 1; i >= 0; i-- {
-		dirs = append(dirs, s.layers[i].dir)
+		if d := s.layers[i].dir; !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
 	}
 	return dirs, nil
 }
@@ -92,7 +100,8 @@ func (s *state) appendLayer(d layers.Desc, dir, createdBy string) error {
 }
 
 func (b *build) writeOptions() layers.WriteOptions {
-	return layers.WriteOptions{Compression: b.opts.Compression, Epoch: b.opts.Epoch}
+	return layers.WriteOptions{Compression: b.opts.Compression, Level: b.opts.CompressionLevel,
+		Epoch: b.opts.Epoch}
 }
 
 // owner is a numeric uid and gid, with the supplementary groups of a user.

@@ -35,6 +35,8 @@ type state struct {
 	// secretEnv and tempDirs belong to the RUN step being prepared.
 	secretEnv []string
 	tempDirs  []string
+	// baseLayers counts the layers of the external base image.
+	baseLayers int
 	// view is the mounted read-only root of the current layers, "" if none.
 	view string
 	// created is the time written into history entries.
@@ -42,6 +44,14 @@ type state struct {
 	// step reports on the instruction running now; cached says it was a cache hit.
 	step   *stepReport
 	cached bool
+	// stepText is the progress name of the step running now; pos numbers
+	// the steps of the stage, ONBUILD triggers included, for the cache.
+	stepText string
+	pos      int
+	// chain is the cache key of the stage's filesystem so far, chainAbout
+	// the step (or base) that made it, and parentRebuilt says that step ran.
+	chain, chainAbout string
+	parentRebuilt     bool
 	// step numbering for progress: this stage's instruction index and count.
 	index, total int
 }
@@ -97,6 +107,11 @@ func (s *state) dispatch(ctx context.Context, cmd instructions.Command) error {
 	if err := s.expand(cmd); err != nil {
 		return err
 	}
+	return s.dispatchCached(ctx, cmd)
+}
+
+// dispatchInstruction runs one expanded instruction (see dispatchCached).
+func (s *state) dispatchInstruction(ctx context.Context, cmd instructions.Command) error {
 	switch c := cmd.(type) {
 	case *instructions.RunCommand:
 		return s.dispatchRun(ctx, c)
@@ -118,7 +133,8 @@ func (s *state) dispatch(ctx context.Context, cmd instructions.Command) error {
 // result freezes the state into a stage result.
 func (s *state) result() *stageResult {
 	cfg := s.cfg.DeepCopy()
-	return &stageResult{cfg: cfg, layers: slices.Clone(s.layers), env: slices.Clone(s.env)}
+	return &stageResult{cfg: cfg, layers: slices.Clone(s.layers), env: slices.Clone(s.env),
+		baseLayers: s.baseLayers, key: s.chain, about: s.chainAbout}
 }
 
 // stageResult is a finished stage: its config and layers.
@@ -126,4 +142,10 @@ type stageResult struct {
 	cfg    *v1.ConfigFile
 	layers []*layerRef
 	env    envList
+	// baseLayers counts the layers that came from the base image (through
+	// FROM <stage> too); --squash keeps them and merges the rest.
+	baseLayers int
+	// key is the cache key of the stage's filesystem; about names the
+	// step that made it.
+	key, about string
 }

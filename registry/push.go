@@ -22,11 +22,33 @@ func Push(ctx context.Context, img v1.Image, ref string, o Options) (v1.Hash, er
 		return v1.Hash{}, fmt.Errorf("pushing %s: computing the manifest digest: %w",
 			fullName(r), err)
 	}
-	if err := remote.Write(r, img, o.remoteOptions(ctx)...); err != nil {
+	opts := o.remoteOptions(ctx)
+	wait := func() {}
+	if o.Progress != nil {
+		// remote.Write closes updates when it returns, which ends forward.
+		updates := make(chan v1.Update, 16)
+		finished := make(chan struct{})
+		go forward(updates, o.Progress, finished)
+		opts = append(opts, remote.WithProgress(updates))
+		wait = func() { <-finished }
+	}
+	err = remote.Write(r, img, opts...)
+	wait()
+	if err != nil {
 		if ctx.Err() != nil {
 			return v1.Hash{}, fmt.Errorf("pushing %s: %w", fullName(r), ctx.Err())
 		}
 		return v1.Hash{}, remoteError("pushing", r, r, "", err)
 	}
 	return digest, nil
+}
+
+// forward hands the updates of a push to fn until the channel is closed.
+func forward(updates <-chan v1.Update, fn func(sent, total int64), finished chan<- struct{}) {
+	defer close(finished)
+	for u := range updates {
+		if u.Error == nil {
+			fn(u.Complete, u.Total)
+		}
+	}
 }

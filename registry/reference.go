@@ -67,6 +67,11 @@ func fullName(ref name.Reference) string {
 	return n
 }
 
+// FamiliarName is the short form Docker prints for a full name such as
+// "docker.io/library/app:1": "app:1" (docker.io/ and then library/ are
+// dropped).
+func FamiliarName(full string) string { return familiar(full) }
+
 // tagPart is the part after the last ':' of a full tag name.
 func tagPart(full string) string {
 	if i := strings.LastIndex(full, ":"); i >= 0 && !strings.Contains(full[i:], "/") {

@@ -49,6 +49,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Jobs is how many blobs are pushed at once; 0 means 4.
 	Jobs int
+	// Progress, when set, is called as a Push uploads, with the bytes sent
+	// so far and the total known so far.
+	Progress func(sent, total int64)
 
 	// upstream replaces index.docker.io as the last registry tried for
 	// docker.io images; tests point it at a loopback registry.
