@@ -36,6 +36,7 @@ func (s *state) initBase(ctx context.Context, step *stepReport) error {
 		if err != nil {
 			return err
 		}
+		s.b.attest.image(sr.base, sr.platform, img)
 		if err := s.fromImage(img); err != nil {
 			return fmt.Errorf("reading base image %s: %w", sr.base, err)
 		}
@@ -103,6 +104,9 @@ func (s *state) fromImage(img v1.Image) error {
 func (b *build) baseImage(ctx context.Context, ref string, p v1.Platform,
 	step *stepReport) (v1.Image, error) {
 	img, _, err := b.resolveImage(ctx, ref, p, step)
+	if err == nil {
+		b.attest.image(ref, p, img)
+	}
 	return img, err
 }
 

@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -60,8 +61,14 @@ type Options struct {
 	Annotations      map[string]string
 	IndexAnnotations map[string]string
 
+	// Attest asks for an SBOM and provenance of the image (attest_*.go).
+	Attest AttestOptions
+
 	// Secrets are the build secrets by id, for RUN --mount=type=secret.
 	Secrets map[string]Secret
+	// SSH maps an id to an SSH agent socket, for RUN --mount=type=ssh
+	// (--ssh ID=SOCKET; "default" is the id a mount uses when it names none).
+	SSH map[string]string
 
 	// Progress receives build events; nil discards them.
 	Progress func(Event)
@@ -70,7 +77,8 @@ type Options struct {
 // Result is what a successful build produced.
 type Result struct {
 	// Image is the built image; Index, from BuildPlatforms for several
-	// platforms, holds one image per platform instead.
+	// platforms, holds one image per platform instead. With attestations
+	// (Options.Attest), Index holds the image and its attestation manifest.
 	Image    v1.Image
 	Index    v1.ImageIndex
 	Warnings []string
@@ -80,6 +88,7 @@ type Result struct {
 // image. It writes blobs and unpacked layers into the store but tags
 // nothing; see Export.
 func Build(ctx context.Context, opts Options) (*Result, error) {
+	started := time.Now()
 	if opts.DockerfileName == "" {
 		opts.DockerfileName = "Dockerfile"
 	}
@@ -89,6 +98,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Network == "" {
 		opts.Network = "host"
+	}
+	if opts.ContextDir != "" {
+		// Sources are resolved inside the context with securejoin, which
+		// refuses a root with ".." in it ("ibuild ../app").
+		abs, err := filepath.Abs(opts.ContextDir)
+		if err != nil {
+			return nil, fmt.Errorf("resolving the context directory %s: %w", opts.ContextDir, err)
+		}
+		opts.ContextDir = abs
 	}
 	df, err := parseDockerfile(opts.DockerfileName, opts.Dockerfile)
 	if err != nil {
@@ -103,7 +121,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Image: img, Warnings: b.allWarnings()}, nil
+	res := &Result{Image: img, Warnings: b.allWarnings()}
+	if err := b.attestations(ctx, res, started); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func hostPlatform() v1.Platform {

@@ -28,6 +28,9 @@ import (
 // Every file is written to ROOT/tmp and renamed into place, so concurrent
 // builds never read a partial file; when two builds write the same name the
 // last rename wins, and either content is valid.
+//
+// TODO: nothing removes old entries yet; an entry whose layer blob was
+// pruned is a miss (and is replaced), but keys/ and steps/ only grow.
 
 // cacheEntry is what a step produced: the layer it added, if any, and its
 // history entry (with the time it was first built, so a cached rebuild

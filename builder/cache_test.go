@@ -154,6 +154,7 @@ func TestCacheRebuild(t *testing.T) {
 		reason     string // part of the cache-miss line of step `reasonOf`
 		reasonOf   string
 		check      func(t *testing.T, img v1.Image)
+		secret     bool // both builds get the secret s from secretVar
 	}{
 		{name: "nothing changed", dockerfile: scratchCopies, files: scratchFiles,
 			want: "CCCCCC", same: true},
@@ -197,13 +198,28 @@ func TestCacheRebuild(t *testing.T) {
 			busybox:    true,
 			tweak:      func(o *Options) { o.BuildArgs = map[string]string{"V": "2"} },
 			want:       "CRCRR", reason: `build arg V changed (was "1", now "2")`,
-			reasonOf:   "RUN echo"},
+			reasonOf: "RUN echo"},
 		{name: "a proxy arg without ARG does not count",
 			dockerfile: "FROM busybox\nRUN echo hi > /v\n", busybox: true,
 			tweak: func(o *Options) {
 				o.BuildArgs = map[string]string{"HTTP_PROXY": "http://127.0.0.1:1"}
 			},
 			want: "CC", same: true},
+		{name: "a bind-mounted context file changed",
+			dockerfile: "FROM busybox\n" +
+				"RUN --mount=type=bind,source=m,target=/m cat /m/f > /out\nCOPY a /a\n",
+			files:   []ctxFile{{path: "a", content: "a"}, {path: "m/f", content: "f"}},
+			busybox: true,
+			change:  func(t *testing.T, dir string) { writeFile(t, dir, "m/f", "F") },
+			want:    "CRR", reason: "file m/f changed", reasonOf: "RUN --mount",
+			check: func(t *testing.T, img v1.Image) {
+				checkTree(t, flatten(t, img), map[string]node{"out": reg("F", 0o644)}, nil)
+			}},
+		{name: "a secret's content does not count",
+			dockerfile: "FROM busybox\nRUN --mount=type=secret,id=s,required cat /run/secrets/s\n",
+			busybox:    true, secret: true,
+			change: func(t *testing.T, dir string) { t.Setenv(secretVar, "two") },
+			want:   "CC", same: true},
 		{name: "a deleted file stays deleted", dockerfile: case007, busybox: true,
 			want: "CCCCCCC", same: true, check: func(t *testing.T, img v1.Image) {
 				checkTree(t, flatten(t, img), map[string]node{
@@ -217,6 +233,12 @@ func TestCacheRebuild(t *testing.T) {
 			var base func(*Options)
 			if tc.busybox {
 				base = withBusybox(t, nil)
+			}
+			if tc.secret {
+				t.Setenv(secretVar, "one")
+				base = withBusybox(t, func(o *Options) {
+					o.Secrets = map[string]Secret{"s": {Env: secretVar}}
+				})
 			}
 			r := newCacheRig(t, tc.dockerfile, tc.files, base)
 			first, _ := r.build(nil)
@@ -237,12 +259,15 @@ func TestCacheRebuild(t *testing.T) {
 			if tc.reasonOf != "" {
 				got := statusOf(steps, tc.reasonOf)
 				if len(got) != 1 || !strings.Contains(got[0], tc.reason) {
-					t.Errorf("cache miss of %q: %q, want one naming %q", tc.reasonOf, got, tc.reason)
+					t.Errorf("cache miss of %q: %q, want one naming %q", tc.reasonOf, got,
+						tc.reason)
 				}
 			}
 		})
 	}
 }
+
+const secretVar = "IBUILD_CACHE_TEST_SECRET"
 
 const case007 = `FROM busybox AS base
 RUN mkdir -p /data/items && echo alpha > /data/items/alpha.txt && echo beta > /data/items/beta.txt

@@ -3,10 +3,13 @@ package builder
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -41,7 +44,8 @@ func (b *build) resolvedPath(ref string, p v1.Platform) string {
 }
 
 // localBase returns the image ref resolved to when it was last pulled, if
-// the store holds its manifest, config and every layer.
+// the store holds its manifest and config. A layer that is not in the
+// store is pulled (by digest) when something reads it.
 func (b *build) localBase(ref string, p v1.Platform) (v1.Image, bool) {
 	raw, err := os.ReadFile(b.resolvedPath(ref, p))
 	if err != nil {
@@ -51,11 +55,24 @@ func (b *build) localBase(ref string, p v1.Platform) (v1.Image, bool) {
 	if json.Unmarshal(raw, &rec) != nil || rec.Platform != platformString(p) {
 		return nil, false
 	}
-	img, err := b.storedImage(rec.Digest)
+	img, err := b.storedImage(rec.Digest, func() (v1.Image, error) {
+		return b.pullDigest(ref, rec.Digest, p)
+	})
 	if err != nil {
 		return nil, false
 	}
 	return img, true
+}
+
+// pullDigest pulls the image ref's repository has under digest d.
+func (b *build) pullDigest(ref string, d v1.Hash, p v1.Platform) (v1.Image, error) {
+	opts := b.opts.Registry
+	opts.Platform = &p
+	r, err := opts.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	return registry.Pull(b.outer, r.Context().Digest(d.String()).String(), opts)
 }
 
 // rememberBase records that ref resolved to img and keeps img's manifest
@@ -94,8 +111,9 @@ func (b *build) rememberBase(ref string, p v1.Platform, img v1.Image) error {
 }
 
 // storedImage reads the image whose manifest digest is d from the store's
-// blobs; every blob it refers to must be there.
-func (b *build) storedImage(d v1.Hash) (v1.Image, error) {
+// blobs. Its manifest and config must be there; a layer that is not is
+// read from the image remote returns, on first use.
+func (b *build) storedImage(d v1.Hash, remote func() (v1.Image, error)) (v1.Image, error) {
 	raw, err := os.ReadFile(b.store.BlobPath(d))
 	if err != nil {
 		return nil, err
@@ -108,40 +126,44 @@ func (b *build) storedImage(d v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range m.Layers {
-		fi, err := os.Stat(b.store.BlobPath(l.Digest))
-		if err != nil || fi.Size() != l.Size {
-			return nil, fmt.Errorf("layer %s is not in the store", l.Digest)
-		}
-	}
 	mt := m.MediaType
 	if mt == "" {
 		mt = types.OCIManifestSchema1
 	}
 	return partial.CompressedToImage(&blobImage{raw: raw, cfg: cfg, mt: mt, m: m,
-		path: b.store.BlobPath})
+		path: b.store.BlobPath, remote: sync.OnceValues(remote)})
 }
 
-// blobImage is an image whose blobs are files of the store.
+// blobImage is an image whose blobs are files of the store, or else in
+// the registry remote pulls the image from.
 type blobImage struct {
 	raw, cfg []byte
 	mt       types.MediaType
 	m        *v1.Manifest
 	path     func(v1.Hash) string
+	remote   func() (v1.Image, error)
 }
 
 func (i *blobImage) RawManifest() ([]byte, error)        { return i.raw, nil }
 func (i *blobImage) RawConfigFile() ([]byte, error)      { return i.cfg, nil }
 func (i *blobImage) MediaType() (types.MediaType, error) { return i.mt, nil }
 
+// ConfigFile implements partial.WithConfigFile, for BlobToDiffID.
+func (i *blobImage) ConfigFile() (*v1.ConfigFile, error) {
+	return v1.ParseConfigFile(bytes.NewReader(i.cfg))
+}
+
+// Manifest implements partial.WithManifest, for BlobToDiffID.
+func (i *blobImage) Manifest() (*v1.Manifest, error) { return i.m, nil }
+
 // LayerByDigest implements partial.CompressedImageCore.
 func (i *blobImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == i.m.Config.Digest {
-		return &blobFile{desc: i.m.Config, path: i.path(h)}, nil
+		return &blobFile{desc: i.m.Config, path: i.path(h), img: i}, nil
 	}
 	for _, l := range i.m.Layers {
 		if l.Digest == h {
-			return &blobFile{desc: l, path: i.path(h)}, nil
+			return &blobFile{desc: l, path: i.path(h), img: i}, nil
 		}
 	}
 	return nil, fmt.Errorf("blob %s is not part of image", h)
@@ -151,12 +173,36 @@ func (i *blobImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 type blobFile struct {
 	desc v1.Descriptor
 	path string
+	img  *blobImage
 }
 
-func (f *blobFile) Digest() (v1.Hash, error)            { return f.desc.Digest, nil }
+func (f *blobFile) Digest() (v1.Hash, error) { return f.desc.Digest, nil }
+
+// DiffID is taken from the config, as reading the layer to learn it would
+// cost a decompression.
+func (f *blobFile) DiffID() (v1.Hash, error) {
+	return partial.BlobToDiffID(f.img, f.desc.Digest)
+}
+
 func (f *blobFile) Size() (int64, error)                { return f.desc.Size, nil }
 func (f *blobFile) MediaType() (types.MediaType, error) { return f.desc.MediaType, nil }
-func (f *blobFile) Compressed() (io.ReadCloser, error)  { return os.Open(f.path) }
+
+// Compressed opens the blob in the store, or else in the registry.
+func (f *blobFile) Compressed() (io.ReadCloser, error) {
+	r, err := os.Open(f.path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return r, err
+	}
+	img, err := f.img.remote()
+	if err != nil {
+		return nil, fmt.Errorf("pulling layer %s: %w", f.desc.Digest, err)
+	}
+	l, err := img.LayerByDigest(f.desc.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("pulling layer %s: %w", f.desc.Digest, err)
+	}
+	return l.Compressed()
+}
 
 // baseChain starts the stage's cache chain at the base image img (local:
 // found without asking a registry).

@@ -78,7 +78,8 @@ func (s *state) mountInputs(ctx context.Context, in *stepInputs, i int,
 		in.add(inFrom, m.From, key)
 		return nil
 	}
-	// The context is mounted as it is on disk, without the ignore file.
+	// The context is mounted as it is on disk, without the ignore file
+	// (see bindMount), so that is what counts.
 	src := &srcRoot{dir: s.b.opts.ContextDir}
 	files, err := s.digestSources(ctx, src, []string{m.Source}, "/", true,
 		&copier{keepOwners: true})
@@ -97,6 +98,8 @@ func (s *state) copyInputs(ctx context.Context, req *copyRequest) *stepInputs {
 	in := &stepInputs{}
 	in.add(inInstruction, "", req.historyText())
 	for _, src := range req.srcs {
+		// TODO: BuildKit keys a download by its ETag/Last-Modified; without
+		// --checksum ibuild downloads it again on every build.
 		if isHTTPSource(src) && req.checksum == "" {
 			return &stepInputs{uncacheable: "ADD of a URL without --checksum is never cached"}
 		}
@@ -148,6 +151,8 @@ func (s *state) copyContextInputs(ctx context.Context, req *copyRequest, in *ste
 	if err != nil {
 		return err
 	}
+	// TODO: a file changed between this walk and the copy's own gives a
+	// layer that does not match the key it is stored under.
 	c := &copier{ignore: src.ignore}
 	if c.chmod, err = parseChmod(req.chmod); err != nil {
 		return err

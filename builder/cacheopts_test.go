@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -10,6 +11,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ibuild/ibuild/internal/testenv"
 )
 
 // byName maps the steps of a build (stages may run in any order) to
@@ -47,36 +54,36 @@ COPY b /b
 		{name: "filtered stage that makes the same layer", dockerfile: sameLayer,
 			tweak: func(o *Options) { o.NoCacheFilter = []string{"a"} },
 			want: map[string]bool{
-				"[a 1/2] FROM scratch": false, "[a 2/2] COPY a /a": false,
+				"[a 1/2] FROM scratch AS a": false, "[a 2/2] COPY a /a": false,
 				"[stage-1 1/3] FROM scratch": true, "[stage-1 2/3] COPY --from=a /a /x": true,
 				"[stage-1 3/3] COPY b /b": true,
 			}},
 		{name: "filtered stage that makes a new layer", dockerfile: newLayer,
 			tweak: func(o *Options) { o.NoCacheFilter = []string{"r"} },
 			want: map[string]bool{
-				"[r 1/2] FROM busybox": false,
+				"[r 1/2] FROM busybox AS r":                          false,
 				"[r 2/2] RUN cat /proc/sys/kernel/random/uuid > /id": false,
-				"[stage-1 1/3] FROM scratch":                          true,
-				"[stage-1 2/3] COPY --from=r /id /id":                 false,
-				"[stage-1 3/3] COPY b /b":                             false,
+				"[stage-1 1/3] FROM scratch":                         true,
+				"[stage-1 2/3] COPY --from=r /id /id":                false,
+				"[stage-1 3/3] COPY b /b":                            false,
 			}},
 		{name: "filter by stage number", dockerfile: newLayer,
 			tweak: func(o *Options) { o.NoCacheFilter = []string{"1"} },
 			want: map[string]bool{
-				"[r 1/2] FROM busybox": true,
+				"[r 1/2] FROM busybox AS r":                          true,
 				"[r 2/2] RUN cat /proc/sys/kernel/random/uuid > /id": true,
-				"[stage-1 1/3] FROM scratch":                          false,
-				"[stage-1 2/3] COPY --from=r /id /id":                 false,
-				"[stage-1 3/3] COPY b /b":                             false,
+				"[stage-1 1/3] FROM scratch":                         false,
+				"[stage-1 2/3] COPY --from=r /id /id":                false,
+				"[stage-1 3/3] COPY b /b":                            false,
 			}},
 		{name: "pull asks the registry again", dockerfile: newLayer,
 			tweak: func(o *Options) { o.Pull = true },
 			want: map[string]bool{
-				"[r 1/2] FROM busybox": false,
+				"[r 1/2] FROM busybox AS r":                          false,
 				"[r 2/2] RUN cat /proc/sys/kernel/random/uuid > /id": true,
-				"[stage-1 1/3] FROM scratch":                          true,
-				"[stage-1 2/3] COPY --from=r /id /id":                 true,
-				"[stage-1 3/3] COPY b /b":                             true,
+				"[stage-1 1/3] FROM scratch":                         true,
+				"[stage-1 2/3] COPY --from=r /id /id":                true,
+				"[stage-1 3/3] COPY b /b":                            true,
 			}},
 	}
 	for _, tc := range cases {
@@ -191,4 +198,97 @@ func (r *cacheRig) tryBuild() error {
 		return fmt.Errorf("warnings: %v", res.Warnings)
 	}
 	return nil
+}
+
+// TestCacheMissReasonAfterHits: a context whose first build came all from
+// the cache (another context had the same files) still gets its misses
+// explained.
+func TestCacheMissReasonAfterHits(t *testing.T) {
+	const df = "FROM scratch\nCOPY a /a\n"
+	files := []ctxFile{{path: "a", content: "a"}}
+	first := newCacheRig(t, df, files, nil)
+	first.build(nil)
+	second := newCacheRig(t, df, files, nil)
+	second.root = first.root
+	if _, steps := second.build(nil); pattern(steps) != "CC" {
+		t.Fatalf("the other context: steps %s, want CC", pattern(steps))
+	}
+	writeFile(t, second.dir, "a", "A")
+	_, steps := second.build(nil)
+	got := statusOf(steps, "COPY a")
+	if diff := cmp.Diff([]string{"cache miss: file a changed"}, got); diff != "" {
+		t.Errorf("cache-miss lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestCacheMissingBlob: an entry whose layer blob is gone from the store is
+// a miss, and says so.
+func TestCacheMissingBlob(t *testing.T) {
+	r := newCacheRig(t, "FROM scratch\nCOPY a /a\n", []ctxFile{{path: "a", content: "a"}}, nil)
+	_, _, img := r.buildImage(nil)
+	ls, err := img.Layers()
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("layers: %v %v", ls, err)
+	}
+	d, err := ls[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(r.root, "blobs", d.Algorithm, d.Hex)); err != nil {
+		t.Fatal(err)
+	}
+	_, steps := r.build(nil)
+	if got := pattern(steps); got != "CR" {
+		t.Errorf("steps %s, want CR", got)
+	}
+	want := []string{"cache miss: the cached layer " + d.String() + " is missing from the store"}
+	if diff := cmp.Diff(want, statusOf(steps, "COPY a")); diff != "" {
+		t.Errorf("cache-miss lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestCacheBaseTagMoved: once pulled, a base is used without asking the
+// registry again, even when its tag moved; --pull sees the new image and
+// the steps on it miss.
+func TestCacheBaseTagMoved(t *testing.T) {
+	reg := testenv.Registry(t)
+	testenv.PushBusybox(t, reg, "library/busybox:latest")
+	r := newCacheRig(t, "FROM busybox\nRUN echo hi > /hi\n", nil, func(o *Options) {
+		o.Registry.Mirrors = []string{reg}
+	})
+	r.build(nil)
+
+	moved, err := mutate.Config(testenv.BusyboxImage(t), v1.Config{
+		Env: []string{"PATH=/bin"}, Labels: map[string]string{"moved": "yes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(reg+"/library/busybox:latest", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, moved, remote.WithContext(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	movedDigest, err := moved.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, steps := r.build(nil); pattern(steps) != "CC" {
+		t.Errorf("without --pull: steps %s, want CC", pattern(steps))
+	}
+	_, steps := r.build(func(o *Options) { o.Pull = true })
+	if pattern(steps) != "RR" {
+		t.Errorf("with --pull: steps %s, want RR", pattern(steps))
+	}
+	got := statusOf(steps, "RUN echo")
+	want := "now FROM busybox@" + movedDigest.String()
+	prefix := "cache miss: base image changed: was FROM busybox@"
+	if len(got) != 1 || !strings.HasPrefix(got[0], prefix) || !strings.HasSuffix(got[0], want) {
+		t.Errorf("cache-miss lines %q, want a base image change to %s", got, movedDigest)
+	}
+	if _, steps := r.build(nil); pattern(steps) != "CC" {
+		t.Errorf("after --pull: steps %s, want CC", pattern(steps))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -53,6 +54,7 @@ func (s *state) runCached(st layerStep) error {
 					st.onHit()
 				}
 				s.cached = true
+				s.keepRecord(key, in.list)
 				s.advance(key, e.Layer, false)
 				return nil
 			}
@@ -122,6 +124,7 @@ func (s *state) runConfigCached(run func() error) error {
 			e.History.EmptyLayer == h.EmptyLayer {
 			h.Created = e.History.Created
 			s.cached = true
+			s.keepRecord(key, in.list)
 			return nil
 		}
 	} else {
@@ -142,6 +145,23 @@ func (s *state) storeResult(key string, e *cacheEntry, in []cacheInput) {
 	}
 	rec := &stepRecord{Key: key, Step: s.stepText, Inputs: in}
 	if err := s.b.cache.putRecord(s.identity(), rec); err != nil {
+		s.b.warn(fmt.Sprintf("build cache: %v", err))
+	}
+}
+
+// keepRecord records the inputs of a step that hit when this step (of this
+// context and Dockerfile) has no record yet, so that its next miss can be
+// explained.
+// TODO: a record that exists is not updated on a hit, so after switching
+// back to an earlier version of a file the next miss is explained against
+// the later one; rewriting records on hits would cost a write per step.
+func (s *state) keepRecord(key string, in []cacheInput) {
+	id := s.identity()
+	if _, err := os.Stat(s.b.cache.recordPath(id)); err == nil {
+		return
+	}
+	rec := &stepRecord{Key: key, Step: s.stepText, Inputs: in}
+	if err := s.b.cache.putRecord(id, rec); err != nil {
 		s.b.warn(fmt.Sprintf("build cache: %v", err))
 	}
 }

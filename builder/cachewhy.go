@@ -65,7 +65,8 @@ func (s *state) identity() string {
 	if stage == "" {
 		stage = "#" + strconv.Itoa(s.stage.index)
 	}
-	return hashStrings("step", ctxDir, df, stage, strconv.Itoa(s.pos))
+	return hashStrings("step", ctxDir, df, stage, platformString(s.stage.platform),
+		strconv.Itoa(s.pos))
 }
 
 // explainMiss reports why a step with key and inputs in is built: always
@@ -164,9 +165,9 @@ func diffNamed(kind string, o, c []cacheInput) string {
 		ov, ok := olds[i.Name]
 		switch {
 		case !ok:
-			return describeInput(kind, i.Name) + " added" + shownValue(kind, "", i.Value)
+			return describeInput(kind, i.Name) + " added" + shownValue(kind, nil, i.Value)
 		case ov != i.Value:
-			return describeInput(kind, i.Name) + " changed" + shownValue(kind, ov, i.Value)
+			return describeInput(kind, i.Name) + " changed" + shownValue(kind, &ov, i.Value)
 		}
 	}
 	for _, i := range o {
@@ -193,18 +194,18 @@ func describeInput(kind, name string) string {
 	return name
 }
 
-// shownValue shows the old and new value of the inputs whose values mean
-// something to a reader.
-func shownValue(kind, old, cur string) string {
+// shownValue shows the old (nil: none) and new value of the inputs whose
+// values mean something to a reader.
+func shownValue(kind string, old *string, cur string) string {
 	switch kind {
 	case inArg, inEnv, inSetting:
 	default:
 		return ""
 	}
-	if old == "" {
+	if old == nil {
 		return fmt.Sprintf(" (%q)", clip(cur, 40))
 	}
-	return fmt.Sprintf(" (was %q, now %q)", clip(old, 40), clip(cur, 40))
+	return fmt.Sprintf(" (was %q, now %q)", clip(*old, 40), clip(cur, 40))
 }
 
 func clip(s string, n int) string {

@@ -19,7 +19,8 @@ const (
 // chmodSpec is a parsed COPY/ADD --chmod value: an octal mode, or a list
 // of symbolic clauses as chmod(1) takes them ("u+x", "go-w", "a=rX").
 // BuildKit applies it to every entry it copies, directories included, but
-// not to symlinks nor to the directories it has to create.
+// not to symlinks; the directories it has to create get the bits of an
+// octal mode only (see copier.newDirMode).
 type chmodSpec struct {
 	octal   bool
 	mode    int64

@@ -77,8 +77,9 @@ func (d *destination) target(name string) string {
 }
 
 // ensureDir writes entries for rel and each of its parents: a directory
-// the image has keeps its metadata, a missing one is made 0755 and owned
-// by the --chown owner (root without one) as BuildKit makes them. mtime,
+// the image has keeps its metadata, a missing one is made with
+// newDirMode and owned by the --chown owner (root without one) as
+// BuildKit makes them. mtime,
 // when not zero, is the time rel itself gets (BuildKit gives a directory
 // whose contents it copies the source directory's time).
 func (c *copier) ensureDir(rel string, mtime time.Time) error {
@@ -105,7 +106,8 @@ func (c *copier) ensureDir(rel string, mtime time.Time) error {
 // dirEntry writes the entry of directory p: from the image when it has
 // one. A zero mtime means the image's time, or now for a new directory.
 func (c *copier) dirEntry(p string, mtime time.Time) error {
-	hdr := &tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755, ModTime: mtime}
+	hdr := &tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: c.newDirMode(),
+		ModTime: mtime}
 	if mtime.IsZero() {
 		hdr.ModTime = c.now
 	}
@@ -134,6 +136,17 @@ func (c *copier) dirEntry(p string, mtime time.Time) error {
 		return fmt.Errorf("writing %s: %w", hdr.Name, err)
 	}
 	return nil
+}
+
+// newDirMode is the mode of a directory the copy has to make: the
+// permission bits of an octal --chmod, else 0755. BuildKit's copy (fsutil
+// since moby/buildkit#4945) makes missing parents with the --chmod mode,
+// even one without execute bits; a symbolic --chmod does not apply there.
+func (c *copier) newDirMode() int64 {
+	if c.chmod != nil && c.chmod.octal {
+		return c.chmod.mode & modeRWX
+	}
+	return 0o755
 }
 
 // parentOf returns the directory rel is in, "" for the root.

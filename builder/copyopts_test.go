@@ -89,11 +89,20 @@ func TestCopyOwnersAndModes(t *testing.T) {
 			"tree/sub/l":      own(symlink("b.sh"), 1234, 1234),
 		},
 	}, {
-		name:       "octal chmod applies to files and copied directories",
-		dockerfile: "FROM scratch\nCOPY --chmod=0604 tree/ /t/\nCOPY --chmod=4755 vm.raw /v\n",
-		files:      files,
+		// BuildKit v0.34 (fsutil#228) makes the missing destination
+		// directory with the octal mode too, as the parents of /n/d/w.
+		name: "octal chmod applies to files, copied and created directories",
+		dockerfile: "FROM scratch\nCOPY --chmod=0604 tree/ /t/\nCOPY --chmod=4755 vm.raw /v\n" +
+			"COPY --chmod=0640 vm.raw /n/d/w\nCOPY --chmod=u+x vm.raw /s/d/w\n",
+		files: files,
 		want: map[string]node{
-			"t":          dir(0o755),
+			"n":          dir(0o640),
+			"n/d":        dir(0o640),
+			"n/d/w":      reg("raw", 0o640),
+			"s":          dir(0o755),
+			"s/d":        dir(0o755),
+			"s/d/w":      reg("raw", 0o744),
+			"t":          dir(0o604),
 			"t/a.txt":    reg("a", 0o604),
 			"t/sub":      dir(0o604),
 			"t/sub/b.sh": reg("b", 0o604),

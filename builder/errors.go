@@ -36,13 +36,23 @@ func (e *InstructionError) Unwrap() error { return e.Err }
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
+	more := ""
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
+		s, more = s[:i], " …"
 	}
 	if len(s) > 120 {
 		return s[:117] + "..."
 	}
-	return s
+	return s + more
+}
+
+// shortened cuts s to at most max bytes, marking the cut, so that a huge
+// instruction does not flood an error message.
+func shortened(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max-3] + "..."
 }
 
 // cmdError wraps err with the location and text of cmd.

@@ -72,12 +72,18 @@ type ExportOptions struct {
 	Push     bool
 	Outputs  []Output
 	Registry registry.Options
+	// Index, when set, is exported instead of the image: Result.Index,
+	// the image with its attestations or the images of several platforms.
+	Index v1.ImageIndex
 }
 
 // Export stores the image (or index of images) in the local store under its tags (untagged when
 // there are none), writes the requested outputs and pushes to the registry
 // when asked. It returns the manifest digest.
 func Export(ctx context.Context, img mutate.Appendable, o ExportOptions) (v1.Hash, error) {
+	if o.Index != nil {
+		img = o.Index
+	}
 	digest, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("computing image digest: %w", err)
@@ -102,6 +108,9 @@ func Export(ctx context.Context, img mutate.Appendable, o ExportOptions) (v1.Has
 			push = true
 		case out.Type == "docker" && isIndex:
 			err = errors.New("a docker archive holds one platform; use type=oci for several")
+			if one, ok := attestedImage(idx); ok {
+				err = registry.WriteDockerTar(ctx, out.Dest, one, o.Tags)
+			}
 		case out.Type == "docker":
 			err = registry.WriteDockerTar(ctx, out.Dest, img.(v1.Image), o.Tags)
 		case out.Tar:

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ func parseDockerfile(name string, src []byte) (*dockerfile, error) {
 	}
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
-		return nil, locationError(name, err)
+		return nil, withLongLine(locationError(name, err), src)
 	}
 	df := &dockerfile{name: name, escape: res.EscapeToken}
 	for _, w := range res.Warnings {
@@ -61,6 +62,22 @@ func parseDockerfile(name string, src []byte) (*dockerfile, error) {
 		df.warnings = append(df.warnings, name+": "+w)
 	}
 	return df, nil
+}
+
+// withLongLine puts the right line number on the parser's error for a line
+// longer than it reads, which names the line it started at instead.
+func withLongLine(err error, src []byte) error {
+	var ie *InstructionError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "greater than max allowed size") {
+		return err
+	}
+	for i, line := range bytes.Split(src, []byte("\n")) {
+		if len(line) >= bufio.MaxScanTokenSize-1 {
+			ie.Line = i + 1
+			break
+		}
+	}
+	return err
 }
 
 func firstRange(loc []parser.Range) *parser.Range {

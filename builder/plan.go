@@ -38,9 +38,14 @@ type build struct {
 	stages       []*stageRun
 	mounts       *mountSet
 	context      *buildContext
+	attest       attestLog
 	cache        *buildCache
 	// cpu bounds the stages that run at once.
 	cpu chan struct{}
+
+	// copyOnce decides once whether overlayfs works (copyMode false).
+	copyOnce sync.Once
+	copyMode bool
 
 	mu       sync.Mutex
 	warnings []string

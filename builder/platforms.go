@@ -25,6 +25,7 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 	}
 	var (
 		adds     []mutate.IndexAddendum
+		atts     []mutate.IndexAddendum
 		warnings []string
 	)
 	for i := range platforms {
@@ -38,8 +39,13 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 		warnings = append(warnings, res.Warnings...)
 		adds = append(adds, mutate.IndexAddendum{Add: res.Image,
 			Descriptor: v1.Descriptor{Platform: &p}})
+		more, err := attestationAddenda(res)
+		if err != nil {
+			return nil, err
+		}
+		atts = append(atts, more...)
 	}
-	idx := mutate.AppendManifests(empty.Index, adds...)
+	idx := mutate.AppendManifests(empty.Index, append(adds, atts...)...)
 	if opts.Format == FormatDocker {
 		idx = mutate.IndexMediaType(idx, types.DockerManifestList)
 	}

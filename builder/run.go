@@ -1,7 +1,6 @@
 package builder
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ibuild/ibuild/builder/sandbox"
-	"github.com/ibuild/ibuild/layers"
 )
 
 // dispatchRun runs a RUN step in the sandbox over the stage's layers and
@@ -45,6 +43,9 @@ func (s *state) dispatchRun(ctx context.Context, c *instructions.RunCommand) err
 	}
 	spec.Mounts = append(append(spec.Mounts, mounts...), extra...)
 	spec.Env = append(spec.Env, s.secretEnv...)
+	if err := s.prepareRoot(ctx, &spec, work); err != nil {
+		return err
+	}
 	tail := &tailBuffer{max: 4096}
 	spec.Stdout = multiWriter(s.step, tail)
 	spec.Stderr = spec.Stdout
@@ -54,39 +55,22 @@ func (s *state) dispatchRun(ctx context.Context, c *instructions.RunCommand) err
 		if errors.As(err, &ee) {
 			return &RunError{Command: strings.Join(args, " "), Code: ee.Code, Tail: tail.String()}
 		}
-		return fmt.Errorf("running %q: %w", strings.Join(args, " "), err)
+		return fmt.Errorf("running %q: %w", shortened(strings.Join(args, " "), 1000), err)
 	}
-	if err := removeMountPoints(spec.Upper, created); err != nil {
-		return err
-	}
-	if err := s.pruneStubParents(ctx, spec.Upper, created); err != nil {
-		return err
-	}
-	below, err := s.rootfs(ctx)
+	d, dir, err := s.commitRun(ctx, spec, created)
 	if err != nil {
 		return err
-	}
-	d, err := s.b.store.WriteLayer(ctx, s.b.writeOptions(), func(tw *tar.Writer) error {
-		return layers.DiffUpper(ctx, spec.Upper, tw,
-			layers.DiffOptions{Epoch: s.b.opts.Epoch, Lower: below})
-	})
-	if err != nil {
-		return fmt.Errorf("writing the layer of the step: %w", err)
-	}
-	dir, err := s.b.store.AdoptUpper(spec.Upper, d.DiffID)
-	if err != nil {
-		return fmt.Errorf("keeping the step's files: %w", err)
 	}
 	return s.appendLayer(d, dir, "RUN "+s.runHistory(args))
 }
 
-// cleanupRun forgets the secrets of the last RUN and removes its temporary
-// files.
+// cleanupRun forgets the secrets of the last RUN and releases what its
+// mounts hold, last taken first.
 func (s *state) cleanupRun() {
-	for _, d := range s.tempDirs {
-		_ = os.RemoveAll(d)
+	for i := len(s.release) - 1; i >= 0; i-- {
+		s.release[i]()
 	}
-	s.tempDirs, s.secretEnv = nil, nil
+	s.release, s.secretEnv = nil, nil
 }
 
 // runArgs turns the RUN line into argv, handling heredocs as BuildKit does: a

@@ -19,7 +19,8 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
-	msg := fmt.Sprintf("process %q did not complete successfully: exit code: %d", e.Command, e.Code)
+	msg := fmt.Sprintf("process %q did not complete successfully: exit code: %d",
+		shortened(e.Command, 1000), e.Code)
 	if t := strings.TrimRight(e.Tail, "\n"); t != "" {
 		msg += "\n--- last output lines ---\n" + t
 	}

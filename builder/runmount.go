@@ -2,12 +2,11 @@ package builder
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -24,45 +23,60 @@ type Secret struct {
 }
 
 // runMounts turns RUN --mount flags into sandbox mounts. Nothing mounted
-// ends up in the step's layer.
+// ends up in the step's layer. What the mounts hold on to (locks, secret
+// files, agent proxies) is released by s.cleanupRun; environment variables
+// the mounts set (env= secrets, SSH_AUTH_SOCK) go to s.secretEnv.
 func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]sandbox.Mount, error) {
 	var out []sandbox.Mount
+	nssh := 0
 	for _, m := range instructions.GetMounts(c) {
 		target := m.Target
 		if target != "" && !path.IsAbs(target) {
 			target = s.workdirPath(target)
 		}
 		var (
-			sm  sandbox.Mount
-			err error
+			sm   sandbox.Mount
+			skip bool
+			err  error
 		)
 		switch m.Type {
 		case instructions.MountTypeBind:
 			sm, err = s.bindMount(ctx, m, target)
 		case instructions.MountTypeCache:
-			sm, err = s.cacheMount(m, target)
+			sm, err = s.cacheMount(ctx, m, target)
 		case instructions.MountTypeTmpfs:
 			sm = sandbox.Mount{Type: "tmpfs", Target: target}
-		case instructions.MountTypeSecret:
-			var skip bool
-			sm, skip, err = s.secretMount(m)
-			if skip {
-				continue
+			if m.SizeLimit > 0 {
+				sm.Options = []string{"size=" + strconv.FormatInt(m.SizeLimit, 10)}
 			}
+		case instructions.MountTypeSecret:
+			sm, skip, err = s.secretMount(m)
+		case instructions.MountTypeSSH:
+			sm, skip, err = s.sshMount(m, nssh)
+			nssh++
 		default:
 			err = fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, sm)
+		if !skip {
+			out = append(out, sm)
+		}
 	}
 	return out, nil
 }
 
+// onRelease registers what undoes part of a RUN step's setup once the step
+// is over, successful or not.
+func (s *state) onRelease(f func()) { s.release = append(s.release, f) }
+
 // bindMount mounts a path of the context or of another stage, read-only
 // unless rw is given; a rw mount gets a private copy so that nothing the
 // step writes there reaches the source.
+//
+// TODO: a bind mount of the context shows the files .dockerignore hides,
+// which BuildKit's context transfer leaves out.
 func (s *state) bindMount(ctx context.Context, m *instructions.Mount, target string) (sandbox.Mount, error) {
 	var root string
 	if m.From == "" {
@@ -78,7 +92,8 @@ func (s *state) bindMount(ctx context.Context, m *instructions.Mount, target str
 	if err != nil {
 		return sandbox.Mount{}, fmt.Errorf("resolving bind source %s: %w", m.Source, err)
 	}
-	if _, err := os.Stat(src); err != nil {
+	fi, err := os.Stat(src)
+	if err != nil {
 		return sandbox.Mount{}, fmt.Errorf("bind source %s: %w", m.Source, err)
 	}
 	if !m.ReadOnly {
@@ -87,86 +102,21 @@ func (s *state) bindMount(ctx context.Context, m *instructions.Mount, target str
 		if err != nil {
 			return sandbox.Mount{}, err
 		}
+		s.onRelease(func() { _ = os.RemoveAll(cp) })
 		if err := copyTree(src, cp); err != nil {
 			return sandbox.Mount{}, fmt.Errorf("copying bind source %s: %w", m.Source, err)
 		}
-		src = cp
+		if fi.IsDir() {
+			src = cp
+		} else {
+			src = filepath.Join(cp, filepath.Base(src))
+		}
 	}
 	return sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: m.ReadOnly}, nil
 }
 
-// cacheMount gives the step a directory kept in the store across builds.
-func (s *state) cacheMount(m *instructions.Mount, target string) (sandbox.Mount, error) {
-	id := m.CacheID
-	if id == "" {
-		id = target
-	}
-	sum := sha256.Sum256([]byte(id))
-	dir := filepath.Join(s.b.opts.Root, "cache-mounts", hex.EncodeToString(sum[:16]))
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		mode := os.FileMode(0o755)
-		if m.Mode != nil {
-			mode = os.FileMode(*m.Mode)
-		}
-		if err := os.MkdirAll(dir, mode); err != nil {
-			return sandbox.Mount{}, fmt.Errorf("creating cache mount %s: %w", id, err)
-		}
-		_ = os.Chmod(dir, mode)
-		uid, gid := 0, 0
-		if m.UID != nil {
-			uid = int(*m.UID)
-		}
-		if m.GID != nil {
-			gid = int(*m.GID)
-		}
-		if err := os.Lchown(dir, uid, gid); err != nil {
-			return sandbox.Mount{}, fmt.Errorf("setting owner of cache mount %s: %w", id, err)
-		}
-	}
-	// TODO: sharing=locked and sharing=private behave as shared for now.
-	return sandbox.Mount{Type: "bind", Source: dir, Target: target}, nil
-}
-
-// secretMount mounts a secret as a file (default /run/secrets/ID) or, with
-// env=NAME and no target, sets nothing here and is handled as environment.
-func (s *state) secretMount(m *instructions.Mount) (sandbox.Mount, bool, error) {
-	id := m.CacheID
-	if id == "" {
-		id = path.Base(m.Target)
-	}
-	sec, ok := s.b.opts.Secrets[id]
-	if !ok {
-		if m.Required {
-			return sandbox.Mount{}, false, fmt.Errorf("secret %q is required but was not given (--secret id=%s,…)", id, id)
-		}
-		return sandbox.Mount{}, true, nil
-	}
-	data, err := readSecret(sec)
-	if err != nil {
-		return sandbox.Mount{}, false, fmt.Errorf("reading secret %q: %w", id, err)
-	}
-	if m.Env != nil && *m.Env != "" {
-		s.secretEnv = append(s.secretEnv, *m.Env+"="+string(data))
-		if m.Target == "" {
-			return sandbox.Mount{}, true, nil
-		}
-	}
-	target := m.Target
-	if target == "" {
-		target = "/run/secrets/" + id
-	}
-	dir, err := os.MkdirTemp(filepath.Join(s.b.opts.Root, "tmp"), "secret-")
-	if err != nil {
-		return sandbox.Mount{}, false, err
-	}
-	mode := os.FileMode(0o400)
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode)
-	}
-	f := filepath.Join(dir, "secret")
-	if err := os.WriteFile(f, data, mode); err != nil {
-		return sandbox.Mount{}, false, err
-	}
+// mountOwner returns the uid and gid a mount option asks for, 0 when unset.
+func mountOwner(m *instructions.Mount) (int, int) {
 	uid, gid := 0, 0
 	if m.UID != nil {
 		uid = int(*m.UID)
@@ -174,22 +124,15 @@ func (s *state) secretMount(m *instructions.Mount) (sandbox.Mount, bool, error) 
 	if m.GID != nil {
 		gid = int(*m.GID)
 	}
-	if err := os.Lchown(f, uid, gid); err != nil {
-		return sandbox.Mount{}, false, err
-	}
-	s.tempDirs = append(s.tempDirs, dir)
-	return sandbox.Mount{Type: "bind", Source: f, Target: target, ReadOnly: true}, false, nil
+	return uid, gid
 }
 
-func readSecret(sec Secret) ([]byte, error) {
-	if sec.Env != "" {
-		v, ok := os.LookupEnv(sec.Env)
-		if !ok {
-			return nil, fmt.Errorf("environment variable %s is not set", sec.Env)
-		}
-		return []byte(v), nil
+// mountMode returns the mode a mount option asks for, or def.
+func mountMode(m *instructions.Mount, def os.FileMode) os.FileMode {
+	if m.Mode != nil {
+		return os.FileMode(*m.Mode) & os.ModePerm
 	}
-	return os.ReadFile(sec.File)
+	return def
 }
 
 // fromRoot returns the filesystem of a stage (by name or index) or image,

@@ -24,7 +24,11 @@ func (s *state) rootfs(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v, err := s.b.mounts.view(dirs)
+	view := s.b.mounts.view
+	if s.b.useCopy() {
+		view = s.b.mounts.copyView
+	}
+	v, err := view(dirs)
 	if err != nil {
 		return "", fmt.Errorf("mounting the stage's filesystem: %w", err)
 	}
@@ -140,6 +144,9 @@ type mountSet struct {
 	tmp   string
 	paths []string
 	empty string
+	// copies holds the copy mode's materialised views by their layers.
+	copies   map[string]string
+	copyDirs []string
 }
 
 func (m *mountSet) emptyDir() (string, error) {

@@ -8,6 +8,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/ibuild/ibuild/layers"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
@@ -32,11 +34,15 @@ type state struct {
 	argVals  envList
 	// cmdSet records a CMD in this stage, so ENTRYPOINT keeps it.
 	cmdSet bool
-	// secretEnv and tempDirs belong to the RUN step being prepared.
+	// secretEnv and release belong to the RUN step being prepared: the
+	// environment only it sees (secrets, SSH_AUTH_SOCK) and what undoes
+	// its mounts (locks, temporary files, agent proxies).
 	secretEnv []string
-	tempDirs  []string
+	release   []func()
 	// baseLayers counts the layers of the external base image.
 	baseLayers int
+	// before records a copy-mode RUN step's root before it runs.
+	before *layers.Tree
 	// view is the mounted read-only root of the current layers, "" if none.
 	view string
 	// created is the time written into history entries.

@@ -3,9 +3,12 @@ package builder
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ibuild/ibuild/layers"
 )
 
 // view mounts a read-only overlay of dirs (top-most first) and returns the
@@ -80,6 +83,36 @@ func fsmountOverlay(lowers []string, target string) error {
 	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
+// copyView is view for the copy mode: the layers are materialised into a
+// directory (once per set of layers) instead of mounted.
+func (m *mountSet) copyView(dirs []string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := strings.Join(dirs, "\x00")
+	if v, ok := m.copies[key]; ok {
+		return v, nil
+	}
+	tmp, err := os.MkdirTemp(m.tmp, "view-")
+	if err != nil {
+		return "", err
+	}
+	bottomFirst := make([]string, 0, len(dirs))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		bottomFirst = append(bottomFirst, dirs[i])
+	}
+	root := filepath.Join(tmp, "root")
+	if err := layers.Materialize(root, bottomFirst...); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("copying the stage's filesystem: %w", err)
+	}
+	if m.copies == nil {
+		m.copies = map[string]string{}
+	}
+	m.copies[key] = root
+	m.copyDirs = append(m.copyDirs, tmp)
+	return root, nil
+}
+
 // unmountAll removes every view this set mounted.
 func (m *mountSet) unmountAll() {
 	m.mu.Lock()
@@ -89,6 +122,10 @@ func (m *mountSet) unmountAll() {
 		_ = os.Remove(p)
 	}
 	m.paths = nil
+	for _, d := range m.copyDirs {
+		_ = os.RemoveAll(d)
+	}
+	m.copyDirs, m.copies = nil, nil
 	if m.empty != "" {
 		_ = os.Remove(m.empty)
 		m.empty = ""

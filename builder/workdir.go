@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -39,7 +42,19 @@ func (s *state) dispatchWorkdir(ctx context.Context, c *instructions.WorkdirComm
 	if s.b.opts.Epoch != nil {
 		mtime = *s.b.opts.Epoch
 	}
+	parents, err := s.existingParents(ctx, missing[0])
+	if err != nil {
+		return err
+	}
 	return s.commitLayer(ctx, "WORKDIR "+wd, func(tw *tar.Writer) error {
+		for _, h := range parents {
+			if s.b.opts.Epoch != nil {
+				h.ModTime = mtime
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+		}
 		for _, d := range missing {
 			h := &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755,
 				Uid: usr.uid, Gid: usr.gid, ModTime: mtime, Format: tar.FormatPAX}
@@ -49,6 +64,38 @@ func (s *state) dispatchWorkdir(ctx context.Context, c *instructions.WorkdirComm
 		}
 		return nil
 	})
+}
+
+// existingParents returns tar headers, with their owner, mode and time, for
+// the directories above first (a relative path) that the image has. They go
+// into the WORKDIR layer before the new directories, as in Docker's layer:
+// without them, unpacking the layer on its own would make them root-owned
+// 0755 directories that hide the image's (an overlay upper directory's
+// attributes win).
+func (s *state) existingParents(ctx context.Context, first string) ([]*tar.Header, error) {
+	dir := path.Dir(first)
+	if dir == "." || len(s.layers) == 0 {
+		return nil, nil
+	}
+	root, err := s.rootfs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*tar.Header
+	for _, p := range prefixes(dir) {
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil {
+			return nil, fmt.Errorf("WORKDIR: reading /%s: %w", p, err)
+		}
+		h, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return nil, fmt.Errorf("WORKDIR: reading /%s: %w", p, err)
+		}
+		h.Name, h.Uname, h.Gname, h.Format = p+"/", "", "", tar.FormatPAX
+		h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // missingDirs returns the components of dir (relative, shortest first) that

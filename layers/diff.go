@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DiffUpper writes the changes an overlay upper directory holds as OCI
@@ -72,6 +73,8 @@ type differ struct {
 	exclude map[string]bool
 	links   map[inode]string // first name of each inode seen with links > 1
 	lower   string           // view of the layers below, "" for none
+	// now dates the whiteouts DiffTree writes.
+	now time.Time
 	// pending holds directories left out as unchanged, written only when
 	// an entry below them is written.
 	pending []*tar.Header

@@ -18,11 +18,23 @@ import (
 // the earlier layers had there, and the latest version of every file wins.
 // It is what squashing several layers into one needs.
 func MergeLayers(dst string, dirs ...string) error {
+	return merge(dst, false, dirs)
+}
+
+// Materialize builds in dst (which it creates) the root filesystem that
+// layer directories in overlay-lower form (the bottom-most first) make
+// together: whiteouts are applied, not kept, and no overlay marks remain.
+// It is the root of a RUN step where overlayfs cannot be mounted.
+func Materialize(dst string, dirs ...string) error {
+	return merge(dst, true, dirs)
+}
+
+func merge(dst string, apply bool, dirs []string) error {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("merging layers: %w", err)
 	}
 	for _, src := range dirs {
-		m := &merger{dst: dst, links: map[inode]string{}}
+		m := &merger{dst: dst, links: map[inode]string{}, apply: apply}
 		if err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -46,6 +58,8 @@ func MergeLayers(dst string, dirs ...string) error {
 type merger struct {
 	dst   string
 	links map[inode]string
+	// apply removes what whiteouts name instead of keeping the whiteouts.
+	apply bool
 }
 
 func (m *merger) entry(p, rel string) error {
@@ -70,7 +84,17 @@ func (m *merger) entry(p, rel string) error {
 				return err
 			}
 		}
-		return copyMeta(p, target)
+		if err := copyMeta(p, target); err != nil {
+			return err
+		}
+		if m.apply && opaque {
+			_ = unix.Lremovexattr(target, OpaqueXattr)
+			_ = unix.Lremovexattr(target, "trusted.overlay.opaque")
+		}
+		return nil
+	}
+	if m.apply && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		return nil // a whiteout: what it names is gone already
 	}
 	id := inode{uint64(st.Dev), st.Ino}
 	if first, ok := m.links[id]; ok && st.Nlink > 1 {

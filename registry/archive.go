@@ -3,14 +3,13 @@ package registry
 import (
 	"archive/tar"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // NamedImage is an image with the names it is written or was found under.
@@ -21,55 +20,82 @@ type NamedImage struct {
 	Tags []string
 }
 
+// dockerManifestEntry is one image of a `docker save` manifest.json.
+type dockerManifestEntry struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
 // WriteDockerArchive writes imgs into one `docker load` tarball at path, as
-// `docker save` does with several images: manifest.json has an entry per
-// image with its tags as RepoTags, and blobs shared by images are stored
-// once. The file is written beside path and renamed.
+// `docker save` does since Docker 25: manifest.json (an entry per image,
+// with its tags as RepoTags, "app:1" for Docker Hub names) and, over the
+// same blobs, an OCI image layout, so that the manifests and their digests
+// survive a load. Blobs shared by images are stored once; layers stay
+// compressed. The file is written beside path and renamed.
 func WriteDockerArchive(ctx context.Context, path string, imgs []NamedImage) error {
-	refs := map[name.Reference]v1.Image{}
+	var entries []dockerManifestEntry
+	pos := map[string]int{} // by config: one entry per image, with all its tags
 	for _, ni := range imgs {
-		names, err := normalizeAll(ni.Tags)
+		e, err := dockerEntry(ni)
 		if err != nil {
 			return fmt.Errorf("writing docker archive %s: %w", path, err)
 		}
-		for _, n := range names {
-			t, err := name.NewTag(familiar(n), name.WithDefaultRegistry(""))
-			if err != nil {
-				return fmt.Errorf("writing docker archive %s: %w", path, err)
-			}
-			refs[t] = ni.Image
-		}
-		if len(names) > 0 {
+		if i, ok := pos[e.Config]; ok {
+			entries[i].RepoTags = append(entries[i].RepoTags, e.RepoTags...)
 			continue
 		}
-		d, err := ni.Image.Digest()
-		if err != nil {
-			return fmt.Errorf("writing docker archive %s: %w", path, err)
-		}
-		ref, err := name.NewDigest("image@"+d.String(), name.WithDefaultRegistry(""))
-		if err != nil {
-			return fmt.Errorf("writing docker archive %s: %w", path, err)
-		}
-		refs[ref] = ni.Image
+		pos[e.Config] = len(entries)
+		entries = append(entries, e)
 	}
-	return writeFileAtomic(ctx, path, "docker archive", func(f *os.File) error {
-		return tarball.MultiRefWrite(refs, f)
-	})
+	mf, err := json.Marshal(entries)
+	if err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	return writeArchive(ctx, path, "docker archive", imgs, mf)
+}
+
+// dockerEntry is the manifest.json entry of ni, naming blobs by their
+// place in the OCI layout.
+func dockerEntry(ni NamedImage) (dockerManifestEntry, error) {
+	names, err := normalizeAll(ni.Tags)
+	if err != nil {
+		return dockerManifestEntry{}, err
+	}
+	m, err := ni.Image.Manifest()
+	if err != nil {
+		return dockerManifestEntry{}, fmt.Errorf("reading the manifest: %w", err)
+	}
+	e := dockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: []string{}}
+	for _, n := range names {
+		e.RepoTags = append(e.RepoTags, familiar(n))
+	}
+	for _, l := range m.Layers {
+		e.Layers = append(e.Layers, blobName(l.Digest))
+	}
+	return e, nil
 }
 
 // WriteOCIArchive writes imgs into one OCI image layout tar at path (what
 // `skopeo copy oci-archive:` reads), with an index entry per name annotated
 // as WriteOCILayout does, and each blob once.
 func WriteOCIArchive(ctx context.Context, path string, imgs []NamedImage) error {
+	return writeArchive(ctx, path, "OCI archive", imgs, nil)
+}
+
+// writeArchive writes an OCI layout of imgs as a tar at path, with a
+// manifest.json of Docker's after index.json unless dockerManifest is nil.
+func writeArchive(ctx context.Context, path, what string, imgs []NamedImage,
+	dockerManifest []byte) error {
 	var idx v1.ImageIndex = empty.Index
 	for _, ni := range imgs {
 		one, err := outputIndex(ni.Image, ni.Tags)
 		if err != nil {
-			return fmt.Errorf("writing OCI archive %s: %w", path, err)
+			return fmt.Errorf("writing %s %s: %w", what, path, err)
 		}
 		im, err := one.IndexManifest()
 		if err != nil {
-			return fmt.Errorf("writing OCI archive %s: %w", path, err)
+			return fmt.Errorf("writing %s %s: %w", what, path, err)
 		}
 		for _, d := range im.Manifests {
 			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: ni.Image, Descriptor: d})
@@ -77,15 +103,20 @@ func WriteOCIArchive(ctx context.Context, path string, imgs []NamedImage) error 
 	}
 	rawIndex, err := idx.RawManifest()
 	if err != nil {
-		return fmt.Errorf("writing OCI archive %s: %w", path, err)
+		return fmt.Errorf("writing %s %s: %w", what, path, err)
 	}
-	return writeFileAtomic(ctx, path, "OCI archive", func(f *os.File) error {
+	return writeFileAtomic(ctx, path, what, func(f *os.File) error {
 		tw := tar.NewWriter(f)
 		if err := writeTarFile(tw, "oci-layout", []byte(layoutFile)); err != nil {
 			return err
 		}
 		if err := writeTarFile(tw, "index.json", rawIndex); err != nil {
 			return err
+		}
+		if dockerManifest != nil {
+			if err := writeTarFile(tw, "manifest.json", dockerManifest); err != nil {
+				return err
+			}
 		}
 		for _, d := range []string{"blobs/", "blobs/sha256/"} {
 			hdr := &tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: epoch()}
@@ -105,7 +136,8 @@ func WriteOCIArchive(ctx context.Context, path string, imgs []NamedImage) error 
 
 // writeBlobsOnce adds the manifest, config and layer blobs of img that are
 // not in seen yet, and records them there.
-func writeBlobsOnce(ctx context.Context, tw *tar.Writer, img v1.Image, seen map[v1.Hash]bool) error {
+func writeBlobsOnce(ctx context.Context, tw *tar.Writer, img v1.Image,
+	seen map[v1.Hash]bool) error {
 	for _, blob := range []struct {
 		what   string
 		digest func() (v1.Hash, error)

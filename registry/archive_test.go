@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
@@ -24,6 +26,24 @@ import (
 func TestArchiveRoundTrip(t *testing.T) {
 	a := twoLayerImage(t)
 	b := testImage(t, HostPlatform(), map[string]string{"a": "1"}, map[string]string{"c": "3"})
+	classic := func(ctx context.Context, path string, imgs []NamedImage) error {
+		refs := map[name.Reference]v1.Image{}
+		for _, ni := range imgs {
+			for _, tag := range ni.Tags {
+				ref, err := name.ParseReference(tag)
+				if err != nil {
+					return err
+				}
+				refs[ref] = ni.Image
+			}
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return tarball.MultiRefWrite(refs, f)
+	}
 	tests := []struct {
 		name  string
 		write func(context.Context, string, []NamedImage) error
@@ -35,17 +55,34 @@ func TestArchiveRoundTrip(t *testing.T) {
 		{
 			name:  "docker",
 			write: WriteDockerArchive,
-			imgs:  []NamedImage{{Image: a, Tags: []string{"app:1", "app:2"}}, {Image: b, Tags: []string{"x/y:z"}}},
-			want: map[v1.Hash][]string{
-				mustConfigName(t, a): {"app:1", "app:2"},
-				mustConfigName(t, b): {"x/y:z"},
+			imgs: []NamedImage{
+				{Image: a, Tags: []string{"app:1", "app:2"}},
+				{Image: b, Tags: []string{"x/y:z"}},
 			},
+			want: map[v1.Hash][]string{
+				mustConfigName(t, a): {"docker.io/library/app:1", "docker.io/library/app:2"},
+				mustConfigName(t, b): {"docker.io/x/y:z"},
+			},
+			keepsDigest: true,
 		},
 		{
-			name:  "docker untagged",
-			write: WriteDockerArchive,
-			imgs:  []NamedImage{{Image: a}},
-			want:  map[v1.Hash][]string{mustConfigName(t, a): nil},
+			name:        "docker untagged",
+			write:       WriteDockerArchive,
+			imgs:        []NamedImage{{Image: a}},
+			want:        map[v1.Hash][]string{mustConfigName(t, a): nil},
+			keepsDigest: true,
+		},
+		{
+			name:  "docker before version 25",
+			write: classic,
+			imgs: []NamedImage{
+				{Image: a, Tags: []string{"app:1"}},
+				{Image: b, Tags: []string{"x/y:z"}},
+			},
+			want: map[v1.Hash][]string{
+				mustConfigName(t, a): {"app:1"},
+				mustConfigName(t, b): {"x/y:z"},
+			},
 		},
 		{
 			name:  "oci",
@@ -171,8 +208,11 @@ func TestReadArchiveRejects(t *testing.T) {
 		wantErr string
 	}{
 		{"not an archive", map[string]string{"hello.txt": "hi"}, "neither a docker archive"},
-		{"climbing blob", map[string]string{"oci-layout": layoutFile, "index.json": `{"schemaVersion":2,"manifests":[]}`,
-			"blobs/sha256/../../../escape": "x"}, "holds no image"},
+		{"climbing blob", map[string]string{
+			"oci-layout":                   layoutFile,
+			"index.json":                   `{"schemaVersion":2,"manifests":[]}`,
+			"blobs/sha256/../../../escape": "x",
+		}, "holds no image"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,7 +34,8 @@ func TestCheckLogin(t *testing.T) {
 		{name: "right password", host: authReg, user: "user", pass: "secret"},
 		{name: "no auth needed", host: openReg, user: "any", pass: "thing"},
 		{name: "wrong password", host: authReg, user: "user", pass: "nope",
-			wantErr: []string{"logging in to " + authReg + " as user", "HTTP 401", "check the user name"}},
+			wantErr: []string{"logging in to " + authReg + " as user", "HTTP 401",
+				"check the user name"}},
 		{name: "nothing listening", host: closedAddr(t), user: "u", pass: "p",
 			wantErr: []string{"logging in to"}},
 	}
@@ -73,6 +74,7 @@ func TestPushProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	if calls == 0 || last != total || total == 0 {
-		t.Errorf("progress: %d calls, last %d of %d; want calls ending at the total", calls, last, total)
+		t.Errorf("progress: %d calls, last %d of %d; want calls ending at the total",
+			calls, last, total)
 	}
 }

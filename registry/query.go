@@ -121,7 +121,7 @@ func (s *ImageStore) resolveID(ms []v1.Descriptor, ref, prefix string) (v1.Descr
 		if hasDigest(found, d.Digest) {
 			continue
 		}
-		m, err := s.manifest(d)
+		m, err := s.imageManifest(d)
 		if err != nil {
 			continue
 		}
@@ -190,7 +190,7 @@ func (s *ImageStore) List() ([]StoredImage, error) {
 
 // describe reads what List reports about the image of entry d.
 func (s *ImageStore) describe(d v1.Descriptor) (StoredImage, error) {
-	m, err := s.manifest(d)
+	m, err := s.imageManifest(d)
 	if err != nil {
 		return StoredImage{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -52,6 +53,10 @@ type Options struct {
 	// Progress, when set, is called as a Push uploads, with the bytes sent
 	// so far and the total known so far.
 	Progress func(sent, total int64)
+	// StallTimeout is how long a registry may leave a request without an
+	// answer, or a download without a byte, before the attempt fails and
+	// is retried; 0 means DefaultStallTimeout. See resilientTransport.
+	StallTimeout time.Duration
 
 	// upstream replaces index.docker.io as the last registry tried for
 	// docker.io images; tests point it at a loopback registry.
@@ -83,7 +88,7 @@ func (o Options) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain()),
-		remote.WithTransport(o.httpTransport()),
+		remote.WithTransport(o.resilient(o.httpTransport())),
 		remote.WithJobs(jobs),
 		remote.WithPlatform(o.platform()),
 		remote.WithUserAgent("ibuild"),

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 )
 
 // rootfs is the step's root while the child sets it up: the merged overlay
@@ -30,17 +31,23 @@ func buildRoot(cfg *childConfig) (*rootfs, error) {
 		lowers = []string{filepath.Join(cfg.Work, "empty")}
 		dirs = append(dirs, lowers[0])
 	}
-	// A volatile overlay leaves a marker that refuses its work dir a second time.
-	if err := os.RemoveAll(ovlWork); err != nil {
-		return nil, fmt.Errorf("clearing overlay work dir: %w", err)
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating sandbox directory: %w", err)
+	if cfg.RootDir != "" {
+		if err := bindRoot(cfg.RootDir, dir); err != nil {
+			return nil, err
 		}
-	}
-	if err := mountOverlay(lowers, cfg.Upper, ovlWork, dir); err != nil {
-		return nil, err
+	} else {
+		// A volatile overlay leaves a marker that refuses its work dir a second time.
+		if err := os.RemoveAll(ovlWork); err != nil {
+			return nil, fmt.Errorf("clearing overlay work dir: %w", err)
+		}
+		for _, d := range dirs {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("creating sandbox directory: %w", err)
+			}
+		}
+		if err := mountOverlay(lowers, cfg.Upper, ovlWork, dir); err != nil {
+			return nil, err
+		}
 	}
 
 	r := &rootfs{dir: dir}
@@ -199,4 +206,16 @@ func createEmpty(p string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// bindRoot mounts the root directory of the copy fallback at dir, so that
+// the step's root is a mount point as pivot_root requires.
+func bindRoot(root, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating sandbox directory: %w", err)
+	}
+	if err := unix.Mount(root, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting the root %s: %w", root, err)
+	}
+	return nil
 }

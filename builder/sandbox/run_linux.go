@@ -28,6 +28,7 @@ const (
 type childConfig struct {
 	Lowers    []string
 	Upper     string
+	RootDir   string
 	Work      string
 	Args      []string
 	Env       []string
@@ -186,7 +187,11 @@ func newChildConfig(spec Spec) (*childConfig, error) {
 		cfg.Hostname = DefaultHostname
 	}
 	var err error
-	if cfg.Upper, err = absDir("upper", spec.Upper); err != nil {
+	if spec.RootDir != "" {
+		if cfg.RootDir, err = absDir("root", spec.RootDir); err != nil {
+			return nil, err
+		}
+	} else if cfg.Upper, err = absDir("upper", spec.Upper); err != nil {
 		return nil, err
 	}
 	if cfg.Work, err = absDir("work", spec.Work); err != nil {

@@ -56,6 +56,10 @@ type Spec struct {
 	Lowers []string
 	// Upper is the overlay upper directory that receives the step's changes.
 	Upper string
+	// RootDir, when set, is a complete root filesystem the step runs in and
+	// changes in place, with no overlay: the copy fallback for systems that
+	// cannot mount overlayfs. Lowers and Upper are then ignored.
+	RootDir string
 	// Work is a scratch directory on the same filesystem as Upper, empty or missing.
 	// The sandbox puts the overlay work directory and its own small files (the
 	// generated /etc/hosts and /etc/resolv.conf, the mount point of the root) in it;

@@ -1,41 +1,51 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/builder"
 )
 
 // runBuild is `ibuild build`: build, store, export, push, report.
-func runBuild(cmd *cobra.Command, f *buildFlags, contextDir string) error {
+func runBuild(cmd *cobra.Command, a *app, f *buildFlags, contextDir string) error {
 	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
-		return usageError{fmt.Errorf("build context %q is not a directory", contextDir)}
+		return usageError{fmt.Errorf("build context %q is not a directory\nSee '%s --help'.",
+			contextDir, cmd.CommandPath())}
 	}
-	outputs := make([]builder.Output, 0, len(f.outputs))
-	for _, s := range f.outputs {
-		o, err := builder.ParseOutput(s)
-		if err != nil {
-			return usageError{err}
-		}
-		outputs = append(outputs, o)
+	mode, err := f.applyConfig(cmd, a)
+	if err != nil {
+		return err
+	}
+	outputs, err := parseOutputs(f.outputs)
+	if err != nil {
+		return err
+	}
+	// Enter first: the copy of ibuild in the namespaces reads the
+	// Dockerfile, which may come from stdin.
+	warnings, err := enterNamespaces()
+	if err != nil {
+		return err
 	}
 	opts, err := f.options(contextDir, cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
-	warnings, err := enterNamespaces()
+	unlock, err := lockStore(opts.Root, false)
 	if err != nil {
 		return err
 	}
-	mode := f.progress
-	if f.quiet {
-		mode = "quiet"
+	defer unlock()
+	pr, err := newProgress(mode, cmd.ErrOrStderr(), a.getenv)
+	if err != nil {
+		return err
 	}
-	pr := newProgress(mode, cmd.ErrOrStderr())
 	for _, w := range warnings {
 		pr.warn(w)
 	}
@@ -43,10 +53,11 @@ func runBuild(cmd *cobra.Command, f *buildFlags, contextDir string) error {
 	res, err := builder.Build(cmd.Context(), opts)
 	if err != nil {
 		pr.finish(nil)
-		return err
+		return &sourceError{err: err, name: opts.DockerfileName, src: opts.Dockerfile}
 	}
-	digest, err := builder.Export(cmd.Context(), res.Image, builder.ExportOptions{
-		Root: opts.Root, Tags: f.tags, Push: f.push, Outputs: outputs, Registry: opts.Registry})
+	digest, err := exportImage(cmd.Context(), pr, res.Image, builder.ExportOptions{
+		Root: opts.Root, Tags: f.tags, Push: f.push, Outputs: outputs, Registry: opts.Registry,
+		Index: res.Index})
 	pr.finish(res.Warnings)
 	if err != nil {
 		return err
@@ -55,21 +66,121 @@ func runBuild(cmd *cobra.Command, f *buildFlags, contextDir string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.writeResults(res.Image, digest, cfgName); err != nil {
+		return err
+	}
+	if mode == modeQuiet {
+		fmt.Fprintln(cmd.OutOrStdout(), cfgName.String())
+	}
+	return nil
+}
+
+func parseOutputs(in []string) ([]builder.Output, error) {
+	outputs := make([]builder.Output, 0, len(in))
+	for _, s := range in {
+		o, err := builder.ParseOutput(s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		outputs = append(outputs, o)
+	}
+	return outputs, nil
+}
+
+// applyConfig fills the flags the command line left unset from the
+// environment and the config file, and returns the progress mode.
+func (f *buildFlags) applyConfig(cmd *cobra.Command, a *app) (string, error) {
+	c, err := a.config()
+	if err != nil {
+		return "", err
+	}
+	fl := cmd.Flags()
+	if f.root == "" {
+		f.root = c.Root
+	}
+	if !fl.Changed("registry-mirror") {
+		f.mirrors = c.Mirrors
+	}
+	if !fl.Changed("insecure-registry") {
+		f.insecure = c.Insecure
+	}
+	mode := f.progress
+	if !fl.Changed("progress") && c.Progress != "" {
+		mode = c.Progress
+	}
+	if f.quiet {
+		mode = modeQuiet
+	}
+	if err := checkProgressMode(mode); err != nil {
+		return "", err
+	}
+	return mode, nil
+}
+
+func checkProgressMode(mode string) error {
+	switch mode {
+	case "", modeAuto, modePlain, modeTTY, modeQuiet, modeRawJSON:
+		return nil
+	}
+	return usageError{fmt.Errorf("--progress %q: use auto, plain, tty, quiet or rawjson", mode)}
+}
+
+// exportImage runs builder.Export as a step of its own, with the upload
+// progress of pushes.
+func exportImage(ctx context.Context, pr *progress, img v1.Image,
+	o builder.ExportOptions) (v1.Hash, error) {
+	st := pr.step("exporting to image")
+	o.Registry.Progress = func(sent, total int64) {
+		st.status("push", "pushing layers", sent, total)
+	}
+	digest, err := builder.Export(ctx, img, o)
+	if err == nil {
+		if cfgName, cerr := img.ConfigName(); cerr == nil {
+			st.status("", "writing image "+cfgName.String()+" done", 0, 0)
+		}
+		for _, t := range o.Tags {
+			st.status("", "naming to "+t+" done", 0, 0)
+		}
+	}
+	st.done(err)
+	return digest, err
+}
+
+// writeResults writes the --iidfile and --metadata-file, the latter with
+// the keys buildx writes.
+func (f *buildFlags) writeResults(img v1.Image, digest, cfgName v1.Hash) error {
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(cfgName.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
-	if f.metadataFile != "" {
-		md := map[string]any{"containerimage.digest": digest.String(),
-			"containerimage.config.digest": cfgName.String(), "image.name": f.tags}
-		b, _ := json.MarshalIndent(md, "", "  ")
-		if err := os.WriteFile(f.metadataFile, b, 0o644); err != nil {
-			return fmt.Errorf("writing --metadata-file: %w", err)
-		}
+	if f.metadataFile == "" {
+		return nil
 	}
-	if mode == "quiet" {
-		fmt.Fprintln(cmd.OutOrStdout(), cfgName.String())
+	mt, err := img.MediaType()
+	if err != nil {
+		return fmt.Errorf("writing --metadata-file: %w", err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return fmt.Errorf("writing --metadata-file: %w", err)
+	}
+	md := map[string]any{
+		"containerimage.digest":        digest.String(),
+		"containerimage.config.digest": cfgName.String(),
+		"containerimage.descriptor": map[string]any{
+			"mediaType": mt, "digest": digest.String(), "size": len(raw),
+		},
+	}
+	if len(f.tags) > 0 {
+		md["image.name"] = strings.Join(f.tags, ",")
+	}
+	b, err := json.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing --metadata-file: %w", err)
+	}
+	if err := os.WriteFile(f.metadataFile, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing --metadata-file: %w", err)
 	}
 	return nil
 }

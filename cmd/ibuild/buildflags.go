@@ -23,6 +23,17 @@ type buildFlags struct {
 	metadataFile, compression, timestamp                        string
 	tags, buildArgs, labels, outputs, mirrors, insecure, secret []string
 	noCache, pull, quiet, push                                  bool
+	noCacheFilter                                               []string
+	debugCache                                                  bool
+	// image format and layout (issue: reproducible images and formats)
+	format, squashMode string
+	annotations        []string
+	squash, squashAll  bool
+	compressionLevel   int
+	ssh                []string
+	// attestations (issue 11): --sbom, --provenance, --attest
+	sbom, provenance string
+	attest           []string
 }
 
 func (f *buildFlags) register(cmd *cobra.Command) {
@@ -34,6 +45,8 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE for the image (repeatable)")
 	fl.StringVar(&f.platform, "platform", "", "target platform os/arch[/variant] (default: this machine's)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "do not use the build cache for this stage (repeatable)")
+	fl.BoolVar(&f.debugCache, "debug-cache", false, "say why each step was not taken from the build cache")
 	fl.BoolVar(&f.pull, "pull", false, "always look up base images in their registry")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write build results as JSON to this file")
@@ -43,16 +56,28 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.mirrors, "registry-mirror", nil, "registry HOST[:PORT] tried first for Docker Hub images (repeatable)")
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] reached over plain HTTP (repeatable)")
 	fl.StringArrayVar(&f.secret, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "SSH agent for RUN --mount=type=ssh: default, or ID=SOCKET (repeatable)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, quiet, rawjson")
 	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host or none")
 	fl.StringVar(&f.root, "root", "", "store directory (default "+defaultRoot()+")")
-	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd, uncompressed")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd, estargz, uncompressed")
+	fl.StringVar(&f.format, "format", "oci", "image format: oci or docker (media types)")
+	fl.StringArrayVar(&f.annotations, "annotation", nil, "annotation [manifest:|index:]KEY=VALUE (repeatable)")
+	fl.BoolVar(&f.squash, "squash", false, "merge the layers the build made into one layer on the base image")
+	fl.BoolVar(&f.squashAll, "squash-all", false, "merge all layers, the base image's too, into one")
+	fl.IntVar(&f.compressionLevel, "compression-level", 0, "compression level (0: the default of the compression)")
 	fl.StringVar(&f.timestamp, "timestamp", "", "pin timestamps to this Unix time (default $SOURCE_DATE_EPOCH)")
+	fl.StringVar(&f.sbom, "sbom", "", "attach an SBOM: --sbom (SPDX 2.3 JSON) or --sbom=cyclonedx")
+	fl.Lookup("sbom").NoOptDefVal = "spdx"
+	fl.StringVar(&f.provenance, "provenance", "", "attach SLSA v1 provenance: --provenance or --provenance=mode=max")
+	fl.Lookup("provenance").NoOptDefVal = "true"
+	fl.StringArrayVar(&f.attest, "attest", nil, "attestation: type=sbom[,format=cyclonedx] or type=provenance (repeatable)")
 }
 
 // options turns the flags into builder options.
 func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Options, error) {
 	o := builder.Options{ContextDir: contextDir, Target: f.target, NoCache: f.noCache,
+		NoCacheFilter: f.noCacheFilter, DebugCache: f.debugCache,
 		Pull: f.pull, Network: f.network, Root: f.storeRoot(),
 		Compression: layers.Compression(f.compression)}
 	var err error
@@ -65,14 +90,20 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 	if o.Labels, err = keyValues(f.labels, "--label", false); err != nil {
 		return o, err
 	}
-	if f.platform != "" {
-		p, err := v1.ParsePlatform(f.platform)
-		if err != nil || strings.Contains(f.platform, ",") {
-			return o, usageError{fmt.Errorf("--platform %q: give one os/arch[/variant]", f.platform)}
-		}
-		o.Platform = p
+	ps, err := f.platforms()
+	if err != nil {
+		return o, err
+	}
+	if len(ps) == 1 {
+		o.Platform = &ps[0]
+	}
+	if err := f.imageOptions(&o); err != nil {
+		return o, err
 	}
 	if o.Secrets, err = parseSecrets(f.secret); err != nil {
+		return o, err
+	}
+	if o.SSH, err = parseSSH(f.ssh); err != nil {
 		return o, err
 	}
 	if o.Epoch, err = f.epoch(); err != nil {
@@ -84,11 +115,15 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 		return o, usageError{fmt.Errorf("--network %q: use host or none", f.network)}
 	}
 	switch o.Compression {
-	case layers.Gzip, layers.Zstd, layers.Uncompressed:
+	case layers.Gzip, layers.Zstd, layers.Uncompressed, layers.Estargz:
 	default:
-		return o, usageError{fmt.Errorf("--compression %q: use gzip, zstd or uncompressed", f.compression)}
+		return o, usageError{fmt.Errorf("--compression %q: use gzip, zstd, estargz or uncompressed", f.compression)}
 	}
 	o.Registry = f.registryOptions()
+	if o.Attest, err = builder.ParseAttestFlags(f.sbom, f.provenance, f.attest); err != nil {
+		return o, usageError{err}
+	}
+	o.Attest.Names, o.Attest.Version = f.tags, version
 	return o, nil
 }
 
@@ -218,4 +253,60 @@ func defaultRoot() string {
 		return filepath.Join(os.TempDir(), "ibuild-"+strconv.Itoa(os.Getuid()))
 	}
 	return filepath.Join(home, ".local", "share", "ibuild")
+}
+
+// platforms parses --platform: one or several os/arch[/variant], comma
+// separated.
+func (f *buildFlags) platforms() ([]v1.Platform, error) {
+	if f.platform == "" {
+		return nil, nil
+	}
+	var out []v1.Platform
+	for _, s := range strings.Split(f.platform, ",") {
+		p, err := v1.ParsePlatform(strings.TrimSpace(s))
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return nil, usageError{fmt.Errorf("--platform %q: give os/arch[/variant][,…]", f.platform)}
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+// imageOptions sets the format, squash, annotation and compression level
+// options.
+func (f *buildFlags) imageOptions(o *builder.Options) error {
+	switch f.format {
+	case builder.FormatOCI, builder.FormatDocker:
+		o.Format = f.format
+	default:
+		return usageError{fmt.Errorf("--format %q: use oci or docker", f.format)}
+	}
+	switch {
+	case f.squash && f.squashAll:
+		return usageError{fmt.Errorf("--squash and --squash-all exclude each other")}
+	case f.squash:
+		o.Squash = builder.SquashNew
+	case f.squashAll:
+		o.Squash = builder.SquashAll
+	}
+	o.CompressionLevel = f.compressionLevel
+	for _, a := range f.annotations {
+		where, kv := "manifest", a
+		if w, rest, ok := strings.Cut(a, ":"); ok && (w == "manifest" || w == "index") {
+			where, kv = w, rest
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError{fmt.Errorf("--annotation %q: give [manifest:|index:]KEY=VALUE", a)}
+		}
+		m := &o.Annotations
+		if where == "index" {
+			m = &o.IndexAnnotations
+		}
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		(*m)[k] = v
+	}
+	return nil
 }

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,16 +26,9 @@ func (e usageError) Unwrap() error { return e.err }
 func main() {
 	sandbox.Main()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cmd := newRootCommand()
-	err := cmd.ExecuteContext(ctx)
-	if err == nil {
-		return
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		os.Exit(reportError(os.Stderr, err, colourFor(os.Stderr, os.Getenv)))
 	}
-	fmt.Fprintln(os.Stderr, "ERROR:", err)
-	var ue usageError
-	if errors.As(err, &ue) {
-		os.Exit(exitUsage)
-	}
-	os.Exit(exitFailed)
 }

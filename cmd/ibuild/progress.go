@@ -1,135 +1,161 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/ibuild/ibuild/builder"
 )
 
-// progress prints build events: plain numbered lines like BuildKit's
-// --progress=plain, nothing for quiet, or one JSON object per event.
-type progress struct {
-	mu      sync.Mutex
-	mode    string
-	out     io.Writer
-	partial map[int][]byte
-	warns   []string
-	start   time.Time
+// The --progress modes.
+const (
+	modeAuto    = "auto"
+	modePlain   = "plain"
+	modeTTY     = "tty"
+	modeQuiet   = "quiet"
+	modeRawJSON = "rawjson"
+)
+
+// display shows progress events. Its methods are called one at a time,
+// with progress.mu held.
+type display interface {
+	event(e builder.Event)
+	// finish shows the end of the build and the warnings.
+	finish(warnings []string)
 }
 
-func newProgress(mode string, out io.Writer) *progress {
-	if mode == "auto" || mode == "tty" {
-		mode = "plain"
-		if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			// TODO: a live view that collapses finished steps; plain lines until then.
-			mode = "plain"
+// progress receives the events of a build, and of the steps the command
+// reports itself (exporting, pushing), and hands them to a display.
+type progress struct {
+	mu    sync.Mutex
+	d     display
+	warns []string
+	last  int // the highest step number seen
+	now   func() time.Time
+	done  bool
+}
+
+// newProgress returns the display for mode on out: auto is tty on a
+// terminal (unless TERM=dumb) and plain otherwise.
+func newProgress(mode string, out io.Writer, getenv func(string) string) (*progress, error) {
+	if mode == "" || mode == modeAuto {
+		mode = modePlain
+		if _, tty := terminalFd(out); tty && getenv("TERM") != "dumb" {
+			mode = modeTTY
 		}
 	}
-	return &progress{mode: mode, out: out, partial: map[int][]byte{}, start: time.Now()}
+	p := &progress{now: time.Now}
+	switch mode {
+	case modePlain:
+		p.d = newPlainDisplay(out)
+	case modeTTY:
+		d := newTTYDisplay(out, colourFor(out, getenv), &p.mu, time.Now)
+		go d.loop()
+		p.d = d
+	case modeRawJSON:
+		p.d = newJSONDisplay(out)
+	case modeQuiet:
+		p.d = quietDisplay{}
+	default:
+		return nil, usageError{fmt.Errorf("--progress %q: use auto, plain, tty, quiet or rawjson",
+			mode)}
+	}
+	return p, nil
 }
 
+// event takes one build event; it is the builder's Options.Progress.
 func (p *progress) event(e builder.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch p.mode {
-	case "quiet":
-		if e.Kind == builder.Warning {
-			p.warns = append(p.warns, e.Name)
-		}
-		return
-	case "rawjson":
-		p.rawJSON(e)
+	if p.done {
 		return
 	}
-	switch e.Kind {
-	case builder.StepStarted:
-		fmt.Fprintf(p.out, "#%d %s\n", e.Step, e.Name)
-	case builder.StepStatus:
-		fmt.Fprintf(p.out, "#%d %s\n", e.Step, e.Name)
-	case builder.StepOutput:
-		p.output(e)
-	case builder.StepDone:
-		p.flush(e.Step, e.Time)
-		switch {
-		case e.Err != nil:
-			fmt.Fprintf(p.out, "#%d ERROR: %s\n", e.Step, firstLine(e.Err.Error()))
-		case e.Cached:
-			fmt.Fprintf(p.out, "#%d CACHED\n", e.Step)
-		default:
-			fmt.Fprintf(p.out, "#%d DONE %.1fs\n", e.Step, e.Duration.Seconds())
-		}
-		fmt.Fprintln(p.out)
-	case builder.Warning:
+	if e.Time.IsZero() {
+		e.Time = p.now()
+	}
+	p.last = max(p.last, e.Step)
+	if e.Kind == builder.Warning {
 		p.warns = append(p.warns, e.Name)
 	}
-}
-
-// output prints complete lines of a step's output with the step number and
-// the time since the build started.
-func (p *progress) output(e builder.Event) {
-	buf := append(p.partial[e.Step], e.Data...)
-	for {
-		i := strings.IndexByte(string(buf), '\n')
-		if i < 0 {
-			break
-		}
-		fmt.Fprintf(p.out, "#%d %.3f %s\n", e.Step, e.Time.Sub(p.start).Seconds(), buf[:i])
-		buf = buf[i+1:]
-	}
-	p.partial[e.Step] = buf
-}
-
-func (p *progress) flush(step int, t time.Time) {
-	if b := p.partial[step]; len(b) > 0 {
-		fmt.Fprintf(p.out, "#%d %.3f %s\n", step, t.Sub(p.start).Seconds(), b)
-	}
-	delete(p.partial, step)
-}
-
-func (p *progress) rawJSON(e builder.Event) {
-	m := map[string]any{"step": e.Step, "time": e.Time}
-	switch e.Kind {
-	case builder.StepStarted:
-		m["started"], m["name"] = true, e.Name
-	case builder.StepStatus:
-		m["status"] = e.Name
-	case builder.StepOutput:
-		m["log"] = string(e.Data)
-	case builder.StepDone:
-		m["completed"], m["cached"], m["duration"] = true, e.Cached, e.Duration.Seconds()
-		if e.Err != nil {
-			m["error"] = e.Err.Error()
-		}
-	case builder.Warning:
-		m["warning"] = e.Name
-	}
-	b, _ := json.Marshal(m)
-	fmt.Fprintf(p.out, "%s\n", b)
+	p.d.event(e)
 }
 
 func (p *progress) warn(msg string) {
 	p.event(builder.Event{Kind: builder.Warning, Name: msg})
 }
 
-// finish prints the warnings once, at the end, as BuildKit does.
+// finish ends the display and shows the warnings once, at the end, as
+// BuildKit does; later events are dropped.
 func (p *progress) finish(warnings []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	all := append(p.warns, warnings...)
-	if len(all) == 0 || p.mode == "rawjson" {
+	if p.done {
 		return
 	}
-	fmt.Fprintf(p.out, "%d warning(s):\n", len(all))
-	for _, w := range all {
-		fmt.Fprintf(p.out, " - %s\n", w)
+	p.done = true
+	var all []string
+	seen := map[string]bool{}
+	for _, w := range append(p.warns, warnings...) {
+		if !seen[w] {
+			seen[w] = true
+			all = append(all, w)
+		}
+	}
+	p.d.finish(all)
+}
+
+// cliStep is a step the command reports itself, numbered after the
+// build's steps.
+type cliStep struct {
+	p     *progress
+	n     int
+	start time.Time
+}
+
+// step announces a step of the command.
+func (p *progress) step(name string) *cliStep {
+	p.mu.Lock()
+	p.last++
+	s := &cliStep{p: p, n: p.last, start: p.now()}
+	p.mu.Unlock()
+	p.event(builder.Event{Kind: builder.StepStarted, Step: s.n, Name: name, Time: s.start})
+	return s
+}
+
+// status reports what the step does now; a later status with the same
+// non-empty id replaces it. total 0 means the size is unknown.
+func (s *cliStep) status(id, name string, current, total int64) {
+	s.p.event(builder.Event{Kind: builder.StepStatus, Step: s.n, ID: id, Name: name,
+		Current: current, Total: total})
+}
+
+// done ends the step.
+func (s *cliStep) done(err error) {
+	s.p.event(builder.Event{Kind: builder.StepDone, Step: s.n, Err: err,
+		Duration: s.p.now().Sub(s.start)})
+}
+
+// quietDisplay shows nothing: --progress=quiet prints only the image ID.
+type quietDisplay struct{}
+
+func (quietDisplay) event(builder.Event) {}
+func (quietDisplay) finish([]string)     {}
+
+// writeWarnings prints the warnings after the build, as BuildKit does.
+func writeWarnings(w io.Writer, warnings []string, p palette) {
+	if len(warnings) == 0 {
+		return
+	}
+	noun := "warnings"
+	if len(warnings) == 1 {
+		noun = "warning"
+	}
+	fmt.Fprintf(w, "\n%s\n", p.paint(yellow, fmt.Sprintf("%d %s found:", len(warnings), noun)))
+	for _, m := range warnings {
+		fmt.Fprintf(w, " - %s\n", m)
 	}
 }
 
@@ -138,4 +164,12 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// sizeText is "1.2MB / 3.4MB", or "1.2MB" when the total is unknown.
+func sizeText(current, total int64) string {
+	if total <= 0 {
+		return humanSize(current)
+	}
+	return humanSize(current) + " / " + humanSize(total)
 }

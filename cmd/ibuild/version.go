@@ -8,8 +8,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at link time (-ldflags "-X main.version=…").
-var version = "dev"
+// version and commit are set at link time (make build:
+// -ldflags "-X main.version=… -X main.commit=…").
+var version, commit = "dev", ""
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
@@ -17,16 +18,19 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print ibuild's version",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			commit := "unknown"
-			if info, ok := debug.ReadBuildInfo(); ok {
+			rev := commit
+			if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
 				for _, s := range info.Settings {
 					if s.Key == "vcs.revision" {
-						commit = s.Value
+						rev = s.Value
 					}
 				}
 			}
+			if rev == "" {
+				rev = "unknown"
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ibuild %s (commit %s, %s, %s/%s)\n",
-				version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}
