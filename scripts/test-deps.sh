@@ -8,7 +8,7 @@
 # Running it again changes nothing.
 set -euo pipefail
 
-packages=(docker-registry busybox-static uidmap skopeo umoci)
+packages=(docker-registry busybox-static uidmap skopeo umoci buildah)
 test_user=${IBUILD_TEST_USER:-ibuildtest}
 range=65536
 
