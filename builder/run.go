@@ -217,6 +217,9 @@ func (s *state) runHistory(args []string) string {
 func removeMountPoints(upper string, created []string) error {
 	sort.Sort(sort.Reverse(sort.StringSlice(created)))
 	for _, p := range created {
+		if keptMountPoint(p) {
+			continue
+		}
 		full := filepath.Join(upper, filepath.Clean("/"+p))
 		err := os.Remove(full)
 		if err != nil && !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
@@ -224,6 +227,17 @@ func removeMountPoints(upper string, created []string) error {
 		}
 	}
 	return nil
+}
+
+// keptMountPoints are the directories a RUN step leaves in its layer when
+// the image lacked them, as BuildKit (through runc) does: the mount points
+// of /proc, /dev and /sys.
+func keptMountPoint(p string) bool {
+	switch path.Clean("/" + p) {
+	case "/proc", "/dev", "/sys":
+		return true
+	}
+	return false
 }
 
 // pruneStubParents drops from the upper dir the existing directories that

@@ -116,6 +116,9 @@ func (s *state) commitCopy(ctx context.Context, spec sandbox.Spec,
 	// The mount points' directories changed only by their stubs stay out.
 	var exclude []string
 	for _, p := range created {
+		if keptMountPoint(p) {
+			continue
+		}
 		if fi, err := os.Lstat(filepath.Join(spec.RootDir, p)); err != nil || !fi.IsDir() {
 			continue
 		}
