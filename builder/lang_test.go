@@ -199,3 +199,21 @@ func TestUnusedBuildArgWarns(t *testing.T) {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunUserGroups checks the ids a RUN step gets from USER, as BuildKit
+// gives them: the primary group first among the supplementary groups, then
+// the groups that list the user.
+func TestRunUserGroups(t *testing.T) {
+	df := "FROM busybox\nRUN mkdir -m 777 /out && echo 'svc:x:1001:' >> /etc/group && " +
+		"echo 'svc:x:1001:1001::/srv:/bin/sh' >> /etc/passwd && echo 'extra:x:2000:svc' >> /etc/group\n" +
+		"USER svc\nRUN id > /out/svc\nUSER app\nRUN id > /out/app\nUSER 1234:5678\nRUN id > /out/num\n"
+	got := runFiles(t, df, nil)
+	want := map[string]string{
+		"svc": "uid=1001(svc) gid=1001(svc) groups=1001(svc),2000(extra)\n",
+		"app": "uid=1000(app) gid=1000(app) groups=1000(app)\n",
+		"num": "uid=1234 gid=5678 groups=5678\n",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}

@@ -29,7 +29,14 @@ func lookupInRoot(root, spec string, chown bool) (owner, error) {
 	}
 	o := owner{uid: eu.Uid, gid: eu.Gid, home: eu.Home}
 	if !chown {
-		o.groups = eu.Sgids
+		// The primary group leads the supplementary groups, as BuildKit
+		// (containerd's WithAdditionalGIDs) gives them to RUN steps.
+		o.groups = []int{eu.Gid}
+		for _, g := range eu.Sgids {
+			if g != eu.Gid {
+				o.groups = append(o.groups, g)
+			}
+		}
 	}
 	return o, nil
 }
