@@ -4,7 +4,7 @@
 #   make compat   the compatibility suite: ibuild against buildah (as root)
 #   make build    ./ibuild, a static binary; `ibuild version` names the commit
 #   make vet      gofmt and go vet
-#   make hello    build examples/hello with ./ibuild
+#   make hello    build examples/hello with ./ibuild and show the image
 #   make install  copy ./ibuild to $(PREFIX)/bin
 
 GO     ?= go
@@ -43,11 +43,15 @@ vet:
 		echo "gofmt -w needed:"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
 
+# Builds the hello example (no network needed) into the local store and an
+# OCI layout, then shows what was built.
 hello: build
-	./ibuild -t hello examples/hello
+	./ibuild -t hello -o type=oci,dest=hello.oci examples/hello
+	./ibuild images hello
+	./ibuild inspect --format '{{json .Config}}' hello
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ibuild
 
 clean:
-	rm -f $(BIN)
+	rm -rf $(BIN) hello.oci

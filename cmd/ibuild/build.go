@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/builder"
@@ -50,7 +52,11 @@ func runBuild(cmd *cobra.Command, a *app, f *buildFlags, contextDir string) erro
 		pr.warn(w)
 	}
 	opts.Progress = pr.event
-	res, err := builder.Build(cmd.Context(), opts)
+	platforms, err := f.platforms()
+	if err != nil {
+		return err
+	}
+	res, err := builder.BuildPlatforms(cmd.Context(), opts, platforms)
 	if err != nil {
 		pr.finish(nil)
 		return &sourceError{err: err, name: opts.DockerfileName, src: opts.Dockerfile}
@@ -62,11 +68,16 @@ func runBuild(cmd *cobra.Command, a *app, f *buildFlags, contextDir string) erro
 	if err != nil {
 		return err
 	}
-	cfgName, err := res.Image.ConfigName()
-	if err != nil {
-		return err
+	var artifact partial.Describable = res.Index
+	id := digest // several platforms: the index is the image ID, as buildx gives it
+	if res.Image != nil {
+		artifact = res.Image
+		if id, err = res.Image.ConfigName(); err != nil {
+			return err
+		}
 	}
-	if err := f.writeResults(res.Image, digest, cfgName); err != nil {
+	cfgName := id
+	if err := f.writeResults(artifact, digest, cfgName); err != nil {
 		return err
 	}
 	if mode == modeQuiet {
@@ -133,8 +144,12 @@ func exportImage(ctx context.Context, pr *progress, img v1.Image,
 	o.Registry.Progress = func(sent, total int64) {
 		st.status("push", "pushing layers", sent, total)
 	}
-	digest, err := builder.Export(ctx, img, o)
-	if err == nil {
+	var what mutate.Appendable = img
+	if img == nil {
+		what = o.Index
+	}
+	digest, err := builder.Export(ctx, what, o)
+	if err == nil && img != nil {
 		if cfgName, cerr := img.ConfigName(); cerr == nil {
 			st.status("", "writing image "+cfgName.String()+" done", 0, 0)
 		}
@@ -148,7 +163,7 @@ func exportImage(ctx context.Context, pr *progress, img v1.Image,
 
 // writeResults writes the --iidfile and --metadata-file, the latter with
 // the keys buildx writes.
-func (f *buildFlags) writeResults(img v1.Image, digest, cfgName v1.Hash) error {
+func (f *buildFlags) writeResults(img partial.Describable, digest, cfgName v1.Hash) error {
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(cfgName.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)
@@ -161,7 +176,7 @@ func (f *buildFlags) writeResults(img v1.Image, digest, cfgName v1.Hash) error {
 	if err != nil {
 		return fmt.Errorf("writing --metadata-file: %w", err)
 	}
-	raw, err := img.RawManifest()
+	size, err := img.Size()
 	if err != nil {
 		return fmt.Errorf("writing --metadata-file: %w", err)
 	}
@@ -169,7 +184,7 @@ func (f *buildFlags) writeResults(img v1.Image, digest, cfgName v1.Hash) error {
 		"containerimage.digest":        digest.String(),
 		"containerimage.config.digest": cfgName.String(),
 		"containerimage.descriptor": map[string]any{
-			"mediaType": mt, "digest": digest.String(), "size": len(raw),
+			"mediaType": mt, "digest": digest.String(), "size": size,
 		},
 	}
 	if len(f.tags) > 0 {
