@@ -164,3 +164,26 @@ func epochForTest() *time.Time {
 	t := time.Unix(1700000000, 0).UTC()
 	return &t
 }
+
+// TestReproducible builds the same input from two directories, a second
+// apart, with SOURCE_DATE_EPOCH semantics: the digests must be equal.
+func TestReproducible(t *testing.T) {
+	df := "FROM busybox\nCOPY . /src/\nRUN echo built > /src/out && mkdir -p /var/x\nENV A=1\n"
+	var digests []string
+	for i := 0; i < 2; i++ {
+		if i == 1 {
+			time.Sleep(1100 * time.Millisecond)
+		}
+		dir := t.TempDir()
+		writeContext(t, dir, []ctxFile{{path: "a.txt", content: "a"}, {path: "sub/b", content: "b"}})
+		img, err := buildImage(t, dir, df, withBusybox(t, func(o *Options) { o.Epoch = epochForTest() }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		digests = append(digests, d.String())
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("same input, different digests: %v", digests)
+	}
+}
