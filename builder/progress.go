@@ -86,6 +86,13 @@ func (s *stepReport) status(msg string) {
 	s.r.emit(Event{Kind: StepStatus, Step: s.n, Name: msg})
 }
 
+// progress reports on a transfer of total bytes (0: unknown), current so
+// far; reports with the same id update each other.
+func (s *stepReport) progress(id, msg string, current, total int64) {
+	s.r.emit(Event{Kind: StepStatus, Step: s.n, Name: msg, ID: id, Current: current,
+		Total: total})
+}
+
 func (s *stepReport) done(cached bool, err error) {
 	s.r.emit(Event{Kind: StepDone, Step: s.n, Cached: cached, Err: err,
 		Duration: time.Since(s.start)})
