@@ -133,7 +133,7 @@ func (b *build) resolveImage(ctx context.Context, ref string, p v1.Platform,
 	opts.Platform = &p
 	img, err := registry.Pull(b.outer, ref, opts)
 	if err != nil {
-		return nil, false, fmt.Errorf("pulling %s: %w", ref, err)
+		return nil, false, err
 	}
 	if err := b.rememberBase(ref, p, img); err != nil {
 		b.warn(fmt.Sprintf("build cache: remembering base image %s: %v", ref, err))

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	"github.com/ibuild/ibuild/builder/sandbox"
 	"github.com/ibuild/ibuild/layers"
 	"github.com/ibuild/ibuild/registry"
 )
@@ -73,6 +74,12 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store at %s: %w", opts.Root, err)
 	}
+	lossy := !sandbox.IDMapped()
+	if lossy {
+		// One id mapped (no subordinate range): files of other owners in
+		// base layers are unpacked as that id rather than fail every RUN.
+		store.UnpackOptions.LossyOwners = true
+	}
 	images, err := registry.OpenImageStore(opts.Root)
 	if err != nil {
 		return nil, fmt.Errorf("opening the image store at %s: %w", opts.Root, err)
@@ -89,6 +96,17 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 		mounts:       &mountSet{tmp: tmp},
 		cache:        newBuildCache(opts),
 		cpu:          make(chan struct{}, max(2, runtime.NumCPU())),
+	}
+	if lossy {
+		var once sync.Once
+		store.UnpackOptions.Warn = func(err error) {
+			once.Do(func() {
+				b.warn("only one user id is mapped (no range in /etc/subuid for this user): " +
+					"files of other owners in base layers are kept as owned by you, and RUN " +
+					"steps cannot use other ids; add a range with usermod --add-subuids " +
+					"100000-165535 --add-subgids 100000-165535 USER")
+			})
+		}
 	}
 	b.context = newBuildContext(opts.ContextDir, opts.DockerfilePath, opts.DockerfileName)
 	if b.global, err = b.resolveMetaArgs(); err != nil {

@@ -145,8 +145,11 @@ func (s *state) runSpec(ctx context.Context, c *instructions.RunCommand, args []
 		UID: uint32(usr.uid), GID: uint32(usr.gid),
 		Network: sandbox.NetworkHost,
 	}
-	for _, g := range usr.groups {
-		spec.AdditionalGIDs = append(spec.AdditionalGIDs, uint32(g))
+	if sandbox.IDMapped() {
+		// With one id mapped, setgroups is denied: the step keeps no groups.
+		for _, g := range usr.groups {
+			spec.AdditionalGIDs = append(spec.AdditionalGIDs, uint32(g))
+		}
 	}
 	network := s.b.opts.Network
 	if n := instructions.GetNetwork(c); n != instructions.NetworkDefault {
@@ -220,9 +223,9 @@ func removeMountPoints(upper string, created []string) error {
 		if keptMountPoint(p) {
 			continue
 		}
-		full := filepath.Join(upper, filepath.Clean("/"+p))
-		err := os.Remove(full)
-		if err != nil && !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
+		// Never os.Remove: the step may have made a parent a symlink.
+		err := removeInUpper(upper, p)
+		if err != nil && !isNotEmpty(err) {
 			return fmt.Errorf("removing mount point %s: %w", p, err)
 		}
 	}
@@ -260,7 +263,7 @@ func (s *state) pruneStubParents(ctx context.Context, upper string, created []st
 				continue
 			}
 			seen[dir] = true
-			if err := pruneIfCopyUp(filepath.Join(upper, dir), filepath.Join(root, dir)); err != nil {
+			if err := pruneIfCopyUp(upper, dir, filepath.Join(root, dir)); err != nil {
 				return err
 			}
 		}
@@ -268,25 +271,25 @@ func (s *state) pruneStubParents(ctx context.Context, upper string, created []st
 	return nil
 }
 
-// pruneIfCopyUp removes dir when it is empty, not opaque, and has the mode
-// and owner of the same directory below.
-func pruneIfCopyUp(dir, lower string) error {
-	up, err := os.Lstat(dir)
-	if err != nil || !up.IsDir() {
+// pruneIfCopyUp removes dir (below upper) when it is empty, not opaque, and
+// has the mode and owner of the same directory below, lower. Nothing on the
+// way to dir in upper is followed (see openUpper).
+func pruneIfCopyUp(upper, dir, lower string) error {
+	e, ok, err := openUpper(upper, dir)
+	if err != nil || !ok {
+		return err
+	}
+	defer e.close()
+	us, err := e.lstat()
+	if err != nil || us.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 		return nil
 	}
-	low, err := os.Lstat(lower)
-	if err != nil || !low.IsDir() || up.Mode() != low.Mode() {
+	var ls syscall.Stat_t
+	if err := syscall.Lstat(lower, &ls); err != nil || ls.Mode != us.Mode ||
+		us.Uid != ls.Uid || us.Gid != ls.Gid || e.opaque() {
 		return nil
 	}
-	us, ls := up.Sys().(*syscall.Stat_t), low.Sys().(*syscall.Stat_t)
-	if us == nil || ls == nil || us.Uid != ls.Uid || us.Gid != ls.Gid {
-		return nil
-	}
-	if v, _ := getxattr(dir, "user.overlay.opaque"); v == "y" {
-		return nil
-	}
-	err = os.Remove(dir)
+	err = e.remove()
 	if err != nil && !isNotEmpty(err) {
 		return fmt.Errorf("pruning %s: %w", dir, err)
 	}

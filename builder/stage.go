@@ -85,7 +85,7 @@ func (s *state) commitLayer(ctx context.Context, createdBy string,
 	fill func(tw *tar.Writer) error) error {
 	d, err := s.b.store.WriteLayer(ctx, s.b.writeOptions(), fill)
 	if err != nil {
-		return fmt.Errorf("writing layer: %w", err)
+		return err
 	}
 	return s.appendLayer(d, "", createdBy)
 }

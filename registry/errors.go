@@ -45,8 +45,24 @@ func remoteError(action string, ref, src name.Reference, mirror string, err erro
 				" or use --insecure-registry %s)", host, host)
 		}
 	}
+	if te != nil && te.StatusCode == http.StatusNotFound {
+		// The registry's own words (MANIFEST_UNKNOWN and a detail map) say
+		// no more than this.
+		return &messageError{err: err, msg: fmt.Sprintf("%s %s%s: not found on %s "+
+			"(HTTP 404; check the name and the tag)", action, fullName(ref), via, host)}
+	}
 	return fmt.Errorf("%s %s%s: %s%w%s", action, fullName(ref), via, status, err, hint)
 }
+
+// messageError is an error with a message of its own that still unwraps to
+// the error it replaces.
+type messageError struct {
+	msg string
+	err error
+}
+
+func (e *messageError) Error() string { return e.msg }
+func (e *messageError) Unwrap() error { return e.err }
 
 // plainHTTPServer reports whether err is a TLS handshake answered by a
 // plain-HTTP server.

@@ -29,6 +29,7 @@ func Pull(ctx context.Context, ref string, o Options) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	var skipped []string
 	for i, src := range sources {
 		img, err := o.pullFrom(ctx, src)
 		if err == nil {
@@ -39,13 +40,22 @@ func Pull(ctx context.Context, ref string, o Options) (v1.Image, error) {
 		}
 		last := i == len(sources)-1
 		if !last && (notThere(err) || unreachable(err)) {
+			why := "not found"
+			if !notThere(err) {
+				why = "unreachable"
+			}
+			skipped = append(skipped, src.Context().RegistryStr()+": "+why)
 			continue
 		}
 		mirror := ""
 		if !last {
 			mirror = src.Context().RegistryStr()
 		}
-		return nil, remoteError("pulling", orig, src, mirror, err)
+		err = remoteError("pulling", orig, src, mirror, err)
+		if len(skipped) > 0 {
+			err = fmt.Errorf("%w (mirrors tried first: %s)", err, strings.Join(skipped, ", "))
+		}
+		return nil, err
 	}
 	return nil, fmt.Errorf("pulling %s: no registry to pull from", fullName(orig))
 }

@@ -65,6 +65,11 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors:     true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
+				if cmd.Flags().NFlag() > 0 {
+					// Flags without a context: a build with its "." forgotten.
+					return usageError{fmt.Errorf("missing the build context (a directory, " +
+						"e.g. \".\")\nUsage: ibuild [flags] CONTEXT\nSee 'ibuild --help'.")}
+				}
 				return cmd.Help()
 			}
 			return runBuild(cmd, a, bf, args[0])
