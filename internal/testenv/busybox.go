@@ -139,12 +139,17 @@ func busyboxLayer(path string) ([]byte, error) {
 
 	hdrs := []*tar.Header{
 		dirHeader("bin/", 0o755, 0),
+		dirHeader("dev/", 0o755, 0),
 		dirHeader("etc/", 0o755, 0),
 		fileHeader("etc/group", 0o644, len(etcGroup)),
 		fileHeader("etc/passwd", 0o644, len(etcPasswd)),
 		dirHeader("home/", 0o755, 0),
 		dirHeader("home/app/", 0o755, 1000),
+		// The mount points real base images carry; without them a RUN
+		// layer gets them, as BuildKit's would.
+		dirHeader("proc/", 0o755, 0),
 		dirHeader("root/", 0o700, 0),
+		dirHeader("sys/", 0o755, 0),
 		dirHeader("tmp/", 0o1777, 0),
 		fileHeader("bin/busybox", 0o755, len(bin)),
 	}
