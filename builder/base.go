@@ -26,6 +26,7 @@ func (s *state) initBase(ctx context.Context, step *stepReport) error {
 		s.cfg = res.cfg.DeepCopy()
 		s.layers = cloneLayers(res.layers)
 		s.baseLayers = res.baseLayers
+		s.startInterval = res.startInterval
 		s.chain, s.chainAbout, s.cached = res.key, res.about, true
 	case strings.EqualFold(sr.base, "scratch"):
 		s.cfg = scratchConfig(sr.platform)
@@ -74,6 +75,9 @@ func scratchConfig(p v1.Platform) *v1.ConfigFile {
 func (s *state) fromImage(img v1.Image) error {
 	cf, err := img.ConfigFile()
 	if err != nil {
+		return err
+	}
+	if s.startInterval, err = readStartInterval(img); err != nil {
 		return err
 	}
 	ls, err := img.Layers()

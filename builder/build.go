@@ -38,6 +38,11 @@ type Options struct {
 	// DebugCache reports why each step was not taken from the cache.
 	DebugCache bool
 	Pull       bool
+	// CacheFrom are registry caches to take step results from when the
+	// local cache has none (--cache-from); CacheTo where ExportCache
+	// pushes this build's (--cache-to). See cacheregistry.go.
+	CacheFrom []RegistryCache
+	CacheTo   []RegistryCache
 	// Network is the default network mode of RUN steps: "host" or "none".
 	Network string
 
@@ -82,6 +87,9 @@ type Result struct {
 	Image    v1.Image
 	Index    v1.ImageIndex
 	Warnings []string
+
+	// cache is what ExportCache pushes (Options.CacheTo), or nil.
+	cache *cacheExport
 }
 
 // Build runs the build that opts describes and returns the target stage's
@@ -99,14 +107,17 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
-	if opts.ContextDir != "" {
-		// Sources are resolved inside the context with securejoin, which
-		// refuses a root with ".." in it ("ibuild ../app").
-		abs, err := filepath.Abs(opts.ContextDir)
-		if err != nil {
-			return nil, fmt.Errorf("resolving the context directory %s: %w", opts.ContextDir, err)
+	// Sources, and the ignore file beside the Dockerfile, are resolved with
+	// securejoin, which refuses a root with ".." in it ("ibuild ../app").
+	for _, p := range []*string{&opts.ContextDir, &opts.DockerfilePath} {
+		if *p == "" {
+			continue
 		}
-		opts.ContextDir = abs
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %s: %w", *p, err)
+		}
+		*p = abs
 	}
 	df, err := parseDockerfile(opts.DockerfileName, opts.Dockerfile)
 	if err != nil {
@@ -117,11 +128,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer b.close()
+	b.startCacheImport()
+	b.startCacheExport()
 	img, err := b.run(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Image: img, Warnings: b.allWarnings()}
+	b.cache.from.caches() // its warnings belong to this build
+	res := &Result{Image: img, Warnings: b.allWarnings(), cache: b.cache.out}
 	if err := b.attestations(ctx, res, started); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -64,7 +65,9 @@ func (s *state) dispatchConfig(cmd instructions.Command) error {
 		h := cmd.Health
 		c.Healthcheck = &v1.HealthConfig{Test: slices.Clone(h.Test), Interval: h.Interval,
 			Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-		s.history(fmt.Sprintf("HEALTHCHECK %+v", healthString(h.Test, c.Healthcheck)), false)
+		s.startInterval = h.StartInterval
+		s.history(fmt.Sprintf("HEALTHCHECK %+v",
+			healthString(h.Test, c.Healthcheck, h.StartInterval)), false)
 	case *instructions.ShellCommand:
 		c.Shell = slices.Clone(cmd.Shell)
 		s.history(fmt.Sprintf("SHELL %v", cmd.Shell), false)
@@ -91,9 +94,9 @@ func (s *state) shell() []string {
 	return []string{"/bin/sh", "-c"}
 }
 
-func healthString(test []string, h *v1.HealthConfig) string {
-	return fmt.Sprintf("{Test:%v Interval:%v Timeout:%v StartPeriod:%v StartInterval:0s Retries:%d}",
-		test, h.Interval, h.Timeout, h.StartPeriod, h.Retries)
+func healthString(test []string, h *v1.HealthConfig, startInterval time.Duration) string {
+	return fmt.Sprintf("{Test:%v Interval:%v Timeout:%v StartPeriod:%v StartInterval:%v Retries:%d}",
+		test, h.Interval, h.Timeout, h.StartPeriod, startInterval, h.Retries)
 }
 
 func (s *state) dispatchVolume(cmd *instructions.VolumeCommand) error {

@@ -1,12 +1,14 @@
 package builder
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 // configOf builds dockerfile FROM scratch with an empty context and returns
@@ -164,5 +166,34 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error %q does not contain %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestHealthcheckStartInterval checks HEALTHCHECK --start-interval, which
+// the config must carry as Docker's image spec has it, also when a later
+// stage inherits it.
+func TestHealthcheckStartInterval(t *testing.T) {
+	img, err := buildImage(t, t.TempDir(), "FROM scratch AS a\n"+
+		"HEALTHCHECK --interval=5s --start-period=10s --start-interval=2s CMD true\n"+
+		"FROM a\nENV X=1\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawConfigFile()
+	var c struct {
+		Config struct{ Healthcheck map[string]any }
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Config.Healthcheck["StartInterval"]; got != float64(2*time.Second) {
+		t.Errorf("StartInterval = %v in %s", got, raw)
+	}
+	cf, _ := img.ConfigFile()
+	if cf.Config.Healthcheck.Interval != 5*time.Second {
+		t.Errorf("Interval = %v", cf.Config.Healthcheck.Interval)
 	}
 }

@@ -50,6 +50,9 @@ func (b *build) finish(ctx context.Context, img v1.Image, res *stageResult) (v1.
 	default:
 		return nil, fmt.Errorf("unknown image format %q (oci or docker)", b.opts.Format)
 	}
+	if img, err = withStartInterval(img, res.startInterval); err != nil {
+		return nil, fmt.Errorf("writing the healthcheck start interval: %w", err)
+	}
 	if len(b.opts.Annotations) > 0 {
 		img = mutate.Annotations(img, b.opts.Annotations).(v1.Image)
 	}

@@ -41,6 +41,9 @@ type state struct {
 	release   []func()
 	// baseLayers counts the layers of the external base image.
 	baseLayers int
+	// startInterval is HEALTHCHECK --start-interval, which go-containerregistry's
+	// config type cannot hold; it is written into the config at the end.
+	startInterval time.Duration
 	// before records a copy-mode RUN step's root before it runs.
 	before *layers.Tree
 	// view is the mounted read-only root of the current layers, "" if none.
@@ -140,7 +143,8 @@ func (s *state) dispatchInstruction(ctx context.Context, cmd instructions.Comman
 func (s *state) result() *stageResult {
 	cfg := s.cfg.DeepCopy()
 	return &stageResult{cfg: cfg, layers: slices.Clone(s.layers), env: slices.Clone(s.env),
-		baseLayers: s.baseLayers, key: s.chain, about: s.chainAbout}
+		baseLayers: s.baseLayers, key: s.chain, about: s.chainAbout,
+		startInterval: s.startInterval}
 }
 
 // stageResult is a finished stage: its config and layers.
@@ -151,6 +155,8 @@ type stageResult struct {
 	// baseLayers counts the layers that came from the base image (through
 	// FROM <stage> too); --squash keeps them and merges the rest.
 	baseLayers int
+	// startInterval is the healthcheck's start interval (see state).
+	startInterval time.Duration
 	// key is the cache key of the stage's filesystem; about names the
 	// step that made it.
 	key, about string
