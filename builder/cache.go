@@ -47,6 +47,10 @@ type buildCache struct {
 	// salt goes into every key: the options that change every step's result.
 	salt  string
 	stats *statCache
+	// from and out are the registry caches of --cache-from and --cache-to
+	// (cacheregistry*.go); nil without them.
+	from *cacheImport
+	out  *cacheExport
 }
 
 func newBuildCache(opts Options) *buildCache {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/containerd/stargz-snapshotter/estargz"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
@@ -23,9 +25,12 @@ import (
 // cost nothing); the cache only gives them back the time of their history
 // entry, so a fully cached rebuild gives a byte-identical image.
 //
-// After a step the chain is a hash of the step's key and the diff ID of the
-// layer it made, so a step that ran again (--no-cache-filter, an ADD of a
-// URL) and made the same layer leaves the later steps cached.
+// After a step that made a layer the chain is a hash of the chain before it
+// and the layer's diff ID: the filesystem's content, not how it was made.
+// So a step that ran again (--no-cache-filter, an ADD of a URL, an input
+// that changed, such as a bind-mounted file) and made the same layer
+// leaves the later steps cached, locally and in a registry cache. A step
+// without a layer moves the chain by its key.
 
 // layerStep is a step that may add a layer, as the cache sees it.
 type layerStep struct {
@@ -46,18 +51,18 @@ func (s *state) runCached(st layerStep) error {
 	key := in.key("")
 	var miss missReason
 	if s.b.useCache(s.stage) {
-		e := s.b.cache.get(key)
+		e, err := s.lookupCached(key)
 		if e != nil {
-			err := s.applyEntry(e)
-			if err == nil {
-				if st.onHit != nil {
-					st.onHit()
-				}
-				s.cached = true
-				s.keepRecord(key, in.list)
-				s.advance(key, e.Layer, false)
-				return nil
+			if st.onHit != nil {
+				st.onHit()
 			}
+			s.cached = true
+			s.keepRecord(key, in.list)
+			s.exportRecord(key, e)
+			s.advance(key, e.Layer, false)
+			return nil
+		}
+		if err != nil {
 			miss.broken = err.Error()
 		}
 	} else {
@@ -119,12 +124,11 @@ func (s *state) runConfigCached(run func() error) error {
 	key := in.key("config")
 	var miss missReason
 	if use {
-		e := s.b.cache.get(key)
-		if e != nil && e.History != nil && e.History.CreatedBy == h.CreatedBy &&
-			e.History.EmptyLayer == h.EmptyLayer {
+		if e := s.lookupConfig(key, h); e != nil {
 			h.Created = e.History.Created
 			s.cached = true
 			s.keepRecord(key, in.list)
+			s.exportRecord(key, e)
 			return nil
 		}
 	} else {
@@ -139,6 +143,7 @@ func (s *state) runConfigCached(run func() error) error {
 // storeResult records a step's result and inputs; a cache that cannot be
 // written costs speed, not the build, so it is only a warning.
 func (s *state) storeResult(key string, e *cacheEntry, in []cacheInput) {
+	s.exportRecord(key, e)
 	if err := s.b.cache.put(key, e); err != nil {
 		s.b.warn(fmt.Sprintf("build cache: %v", err))
 		return
@@ -187,17 +192,25 @@ func (s *state) applyEntry(e *cacheEntry) error {
 	if e.History == nil {
 		return errors.New("the cache entry is damaged")
 	}
+	var l v1.Layer
 	if e.Layer != nil {
-		l, err := s.b.store.Layer(*e.Layer)
-		if err != nil {
+		var err error
+		if l, err = s.b.store.Layer(*e.Layer); err != nil {
 			return fmt.Errorf("the cached layer %s is missing from the store", e.Layer.Digest)
 		}
+	}
+	s.addEntry(e, l)
+	return nil
+}
+
+// addEntry adds a cached result whose layer, if it has one, is l.
+func (s *state) addEntry(e *cacheEntry, l v1.Layer) {
+	if l != nil {
 		s.layers = append(s.layers, &layerRef{layer: l})
 		s.cfg.RootFS.DiffIDs = append(s.cfg.RootFS.DiffIDs, e.Layer.DiffID)
 		s.view = ""
 	}
 	s.cfg.History = append(s.cfg.History, *e.History)
-	return nil
 }
 
 // producedEntry describes what the step that ran made: at most one layer
@@ -230,17 +243,23 @@ func layerDesc(l v1.Layer) (layers.Desc, error) {
 	if d.Size, err = l.Size(); err != nil {
 		return d, err
 	}
+	// An eStargz layer's descriptor carries its TOC digest; without it a
+	// cached rebuild would give another manifest.
+	if a := layers.LayerAnnotations(l); a != nil {
+		d.TOCDigest = a[estargz.TOCJSONDigestAnnotation]
+		d.UncompressedSize, _ = strconv.ParseInt(a[estargz.StoreUncompressedSizeAnnotation], 10, 64)
+	}
 	d.MediaType, err = l.MediaType()
 	return d, err
 }
 
 // advance moves the chain past a step with the given key that made layer.
 func (s *state) advance(key string, layer *layers.Desc, ran bool) {
-	diffID := "-"
 	if layer != nil {
-		diffID = layer.DiffID.String()
+		s.chain = hashStrings("chain", s.chain, layer.DiffID.String())
+	} else {
+		s.chain = hashStrings("chain", key, "-")
 	}
-	s.chain = hashStrings("chain", key, diffID)
 	s.chainAbout = s.stepText
 	s.parentRebuilt = ran
 }
@@ -269,6 +288,7 @@ func (s *state) dispatchCached(ctx context.Context, cmd instructions.Command) er
 	run := func() error { return s.dispatchInstruction(ctx, cmd) }
 	switch c := cmd.(type) {
 	case *instructions.RunCommand:
+		s.noteCacheMounts(c)
 		return s.runCached(layerStep{in: s.runInputs(ctx, c), run: run})
 	case *instructions.CopyCommand:
 		req := copyFromCopy(c)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -57,8 +58,15 @@ func (c *buildContext) ignorePatterns() ([]string, error) {
 	return c.patterns, c.err
 }
 
+// readIgnoreFile reads the ignore file name, resolving a symlink there as
+// if its directory were the root: the context is untrusted, and an ignore
+// file linked to a host file would put that file's lines in errors.
 func readIgnoreFile(name string) ([]string, error) {
-	f, err := os.Open(name)
+	safe, err := securejoin.SecureJoin(filepath.Dir(name), filepath.Base(name))
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(safe)
 	if err != nil {
 		return nil, err
 	}

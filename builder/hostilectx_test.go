@@ -168,3 +168,21 @@ func TestDockerfileLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestIgnoreFileSymlinkOutside links .dockerignore to a file outside the
+// context: it is not read (the link resolves inside the context, where
+// there is nothing), so neither its patterns nor, in an error, its lines
+// reach the build.
+func TestIgnoreFileSymlinkOutside(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "patterns")
+	writeBytes(t, filepath.Dir(outside), "patterns", []byte("kept\n"))
+	ctxDir := t.TempDir()
+	writeContext(t, ctxDir, []ctxFile{{path: "kept", content: "k"}, {path: ".dockerignore", link: outside}})
+	img, err := buildImage(t, ctxDir, "FROM scratch\nCOPY kept /kept\n", nil)
+	if err != nil {
+		t.Fatalf("build: %v (the ignore file outside the context was read)", err)
+	}
+	if got := flatten(t, img)["kept"].Content; got != "k" {
+		t.Errorf("/kept = %q", got)
+	}
+}

@@ -27,6 +27,7 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 		adds     []mutate.IndexAddendum
 		atts     []mutate.IndexAddendum
 		warnings []string
+		cache    *cacheExport
 	)
 	for i := range platforms {
 		p := platforms[i]
@@ -37,6 +38,11 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 			return nil, fmt.Errorf("building for %s: %w", platformString(p), err)
 		}
 		warnings = append(warnings, res.Warnings...)
+		if cache == nil {
+			cache = res.cache
+		} else {
+			cache.merge(res.cache)
+		}
 		adds = append(adds, mutate.IndexAddendum{Add: res.Image,
 			Descriptor: v1.Descriptor{Platform: &p}})
 		more, err := attestationAddenda(res)
@@ -52,7 +58,7 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 	if len(opts.IndexAnnotations) > 0 {
 		idx = mutate.Annotations(idx, opts.IndexAnnotations).(v1.ImageIndex)
 	}
-	return &Result{Index: idx, Warnings: dedupe(warnings)}, nil
+	return &Result{Index: idx, Warnings: dedupe(warnings), cache: cache}, nil
 }
 
 func dedupe(in []string) []string {

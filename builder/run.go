@@ -263,7 +263,7 @@ func (s *state) pruneStubParents(ctx context.Context, upper string, created []st
 				continue
 			}
 			seen[dir] = true
-			if err := pruneIfCopyUp(upper, dir, filepath.Join(root, dir)); err != nil {
+			if err := pruneIfCopyUp(upper, root, dir); err != nil {
 				return err
 			}
 		}
@@ -272,21 +272,25 @@ func (s *state) pruneStubParents(ctx context.Context, upper string, created []st
 }
 
 // pruneIfCopyUp removes dir (below upper) when it is empty, not opaque, and
-// has the mode and owner of the same directory below, lower. Nothing on the
-// way to dir in upper is followed (see openUpper).
-func pruneIfCopyUp(upper, dir, lower string) error {
+// has the mode and owner of the same directory in the view below, lower.
+// No symlink on the way to dir is followed, in either (see openUpper).
+func pruneIfCopyUp(upper, lower, dir string) error {
 	e, ok, err := openUpper(upper, dir)
 	if err != nil || !ok {
 		return err
 	}
 	defer e.close()
 	us, err := e.lstat()
-	if err != nil || us.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+	if err != nil || us.Mode&syscall.S_IFMT != syscall.S_IFDIR || e.opaque() {
 		return nil
 	}
-	var ls syscall.Stat_t
-	if err := syscall.Lstat(lower, &ls); err != nil || ls.Mode != us.Mode ||
-		us.Uid != ls.Uid || us.Gid != ls.Gid || e.opaque() {
+	le, ok, err := openUpper(lower, dir)
+	if err != nil || !ok {
+		return err
+	}
+	defer le.close()
+	ls, err := le.lstat()
+	if err != nil || ls.Mode != us.Mode || us.Uid != ls.Uid || us.Gid != ls.Gid {
 		return nil
 	}
 	err = e.remove()

@@ -2,8 +2,6 @@ package builder
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -35,16 +33,18 @@ const maxPrivateCaches = 64
 // The locks are flock(2) locks on files in ROOT/locks, held until the step
 // ends, so they die with a killed process. uid, gid and mode apply when the
 // directory is created.
-func (s *state) cacheMount(ctx context.Context, m *instructions.Mount, target string) (sandbox.Mount, error) {
+func (s *state) cacheMount(ctx context.Context, m *instructions.Mount,
+	target string) (sandbox.Mount, error) {
 	if m.From != "" || m.Source != "" {
-		return sandbox.Mount{}, errors.New("RUN --mount=type=cache with from or source is not supported")
+		// TODO: BuildKit seeds a new cache from a stage's files; ibuild cannot yet.
+		return sandbox.Mount{}, errors.New(
+			"RUN --mount=type=cache with from or source is not supported")
 	}
 	id := m.CacheID
 	if id == "" {
 		id = target
 	}
-	sum := sha256.Sum256([]byte(id))
-	name := hex.EncodeToString(sum[:16])
+	name := cacheMountName(id)
 	var (
 		unlock func()
 		err    error
@@ -62,6 +62,7 @@ func (s *state) cacheMount(ctx context.Context, m *instructions.Mount, target st
 		s.onRelease(unlock)
 	}
 	dir := filepath.Join(s.b.opts.Root, "cache-mounts", name)
+	s.restoreCacheMount(ctx, id, dir, m)
 	if err := s.createCacheDir(dir, m); err != nil {
 		return sandbox.Mount{}, fmt.Errorf("creating cache mount %s: %w", id, err)
 	}

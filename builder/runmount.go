@@ -26,7 +26,8 @@ type Secret struct {
 // ends up in the step's layer. What the mounts hold on to (locks, secret
 // files, agent proxies) is released by s.cleanupRun; environment variables
 // the mounts set (env= secrets, SSH_AUTH_SOCK) go to s.secretEnv.
-func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]sandbox.Mount, error) {
+func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]sandbox.Mount,
+	error) {
 	var out []sandbox.Mount
 	nssh := 0
 	for _, m := range instructions.GetMounts(c) {
@@ -77,7 +78,8 @@ func (s *state) onRelease(f func()) { s.release = append(s.release, f) }
 //
 // TODO: a bind mount of the context shows the files .dockerignore hides,
 // which BuildKit's context transfer leaves out.
-func (s *state) bindMount(ctx context.Context, m *instructions.Mount, target string) (sandbox.Mount, error) {
+func (s *state) bindMount(ctx context.Context, m *instructions.Mount,
+	target string) (sandbox.Mount, error) {
 	var root string
 	if m.From == "" {
 		root = s.b.opts.ContextDir

@@ -213,3 +213,43 @@ func snapshotDir(t *testing.T, dir string, skip ...string) map[string]string {
 	}
 	return out
 }
+
+// TestRunCannotDeleteHostFiles has a step replace the parents of its mount
+// points (the sandbox's /etc/hosts and /etc/resolv.conf, a tmpfs, a file
+// bind) by symlinks to a host directory. Removing the mount points after
+// the step must not follow them: the host files stay.
+func TestRunCannotDeleteHostFiles(t *testing.T) {
+	host := t.TempDir()
+	writeContext(t, host, []ctxFile{
+		{path: "hosts", content: "host file"}, {path: "resolv.conf", content: "host file"},
+		{path: "b", dir: true}, {path: "f", content: "host file"},
+	})
+	before := snapshotDir(t, host)
+	ctxDir := t.TempDir()
+	writeContext(t, ctxDir, []ctxFile{{path: "f", content: "context"}})
+	rel := strings.Repeat("../", 30) + strings.TrimPrefix(host, "/")
+	tests := []struct{ name, run string }{
+		{"standard mount points, absolute link",
+			"mv /etc /etc2 && ln -s " + host + " /etc"},
+		{"standard mount points, relative link",
+			"mv /etc /etc2 && ln -s " + rel + " /etc"},
+		{"tmpfs", "--mount=type=tmpfs,target=/a/b mv /a /a2 && ln -s " + host + " /a"},
+		{"file bind", "--mount=type=bind,source=f,target=/x/f mv /x /x2 && ln -s " + rel + " /x"},
+		{"deeper", "--mount=type=tmpfs,target=/p/q/b sh -c 'mv /p /p2 && mkdir -p /p && " +
+			"ln -s " + host + "/.. /p/q'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Without /etc below, the sandbox makes it in the upper dir,
+			// where overlay lets the step rename it.
+			df := "FROM busybox AS b\nFROM scratch\nCOPY --from=b /bin /bin\nRUN " + tt.run + "\n"
+			_, _, err := buildIn(t, t.TempDir(), ctxDir, df, nil)
+			if err != nil {
+				t.Logf("build: %v", err)
+			}
+			if diff := cmp.Diff(before, snapshotDir(t, host)); diff != "" {
+				t.Errorf("host directory changed (-before +after):\n%s", diff)
+			}
+		})
+	}
+}

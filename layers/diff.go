@@ -95,7 +95,7 @@ func (d *differ) entry(p, rel string) error {
 	d.clamp.header(hdr)
 	d.dropPending(rel)
 	if !info.whiteout && !info.opaque && d.lower != "" {
-		same, err := sameAsLower(p, filepath.Join(d.lower, rel))
+		same, err := sameAsLower(p, d.lower, rel)
 		if err != nil {
 			return err
 		}

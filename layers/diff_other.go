@@ -16,4 +16,4 @@ func headerOf(p, rel string) (*tar.Header, fileInfo, error) {
 	return nil, fileInfo{}, errNotLinux
 }
 
-func sameAsLower(up, low string) (bool, error) { return false, nil }
+func sameAsLower(up, lower, rel string) (bool, error) { return false, nil }

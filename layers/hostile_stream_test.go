@@ -8,8 +8,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -204,5 +206,31 @@ func TestUnpackHostileStreams(t *testing.T) {
 			}
 			assertEmpty(t, filepath.Join(s.Root, "tmp"))
 		})
+	}
+}
+
+// TestDiffUpperLowerSymlinks has a step put a directory where the layers
+// below have a symlink to a host directory, with a file exactly like one
+// there. Comparing with the layers below must not follow the symlink: the
+// host file is never read, so the step's file is in the layer.
+func TestDiffUpperLowerSymlinks(t *testing.T) {
+	host, lower, upper := t.TempDir(), t.TempDir(), t.TempDir()
+	mt := time.Unix(1700000000, 0)
+	for _, dir := range []string{host, filepath.Join(upper, "lib")} {
+		must(t, os.MkdirAll(dir, 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "probe"), []byte("guess"), 0o644))
+		must(t, os.Chtimes(filepath.Join(dir, "probe"), mt, mt))
+	}
+	must(t, os.Symlink(host, filepath.Join(lower, "lib")))
+	must(t, os.MkdirAll(filepath.Join(lower, "rel"), 0o755))
+	must(t, os.Symlink("../../../../../../../../"+host, filepath.Join(lower, "rel", "lib")))
+	must(t, os.MkdirAll(filepath.Join(upper, "rel", "lib"), 0o755))
+	must(t, os.WriteFile(filepath.Join(upper, "rel", "lib", "probe"), []byte("guess"), 0o644))
+	must(t, os.Chtimes(filepath.Join(upper, "rel", "lib", "probe"), mt, mt))
+	got := diffEntries(t, upper, lower)
+	for _, want := range []string{"lib/probe 0", "rel/lib/probe 0"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("entries %q lack %q: the host file was compared", got, want)
+		}
 	}
 }

@@ -15,6 +15,11 @@ import (
 // NamedImage is an image with the names it is written or was found under.
 type NamedImage struct {
 	Image v1.Image
+	// Index, when set, is the image index Image comes from (the image for
+	// one platform): an OCI archive holds the whole index, with every
+	// platform and attestation manifest, and then Image may be nil; a
+	// docker archive, which holds one platform, holds Image.
+	Index v1.ImageIndex
 	// Tags are names as the user writes them ("app:1") or full names; an
 	// image without tags is written untagged.
 	Tags []string
@@ -62,6 +67,10 @@ func dockerEntry(ni NamedImage) (dockerManifestEntry, error) {
 	if err != nil {
 		return dockerManifestEntry{}, err
 	}
+	if ni.Image == nil {
+		return dockerManifestEntry{}, fmt.Errorf("%s: a docker archive holds one platform; "+
+			"give the image of one", tagList(ni.Tags))
+	}
 	m, err := ni.Image.Manifest()
 	if err != nil {
 		return dockerManifestEntry{}, fmt.Errorf("reading the manifest: %w", err)
@@ -89,7 +98,7 @@ func writeArchive(ctx context.Context, path, what string, imgs []NamedImage,
 	dockerManifest []byte) error {
 	var idx v1.ImageIndex = empty.Index
 	for _, ni := range imgs {
-		one, err := outputIndex(ni.Image, ni.Tags)
+		one, err := outputIndex(ni.artifact(dockerManifest), ni.Tags)
 		if err != nil {
 			return fmt.Errorf("writing %s %s: %w", what, path, err)
 		}
@@ -98,7 +107,8 @@ func writeArchive(ctx context.Context, path, what string, imgs []NamedImage,
 			return fmt.Errorf("writing %s %s: %w", what, path, err)
 		}
 		for _, d := range im.Manifests {
-			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: ni.Image, Descriptor: d})
+			idx = mutate.AppendManifests(idx, mutate.IndexAddendum{
+				Add: ni.artifact(dockerManifest), Descriptor: d})
 		}
 	}
 	rawIndex, err := idx.RawManifest()
@@ -126,7 +136,7 @@ func writeArchive(ctx context.Context, path, what string, imgs []NamedImage,
 		}
 		seen := map[v1.Hash]bool{}
 		for _, ni := range imgs {
-			if err := writeBlobsOnce(ctx, tw, ni.Image, seen); err != nil {
+			if err := writeArtifactBlobs(ctx, tw, ni.artifact(dockerManifest), seen); err != nil {
 				return err
 			}
 		}
@@ -134,50 +144,11 @@ func writeArchive(ctx context.Context, path, what string, imgs []NamedImage,
 	})
 }
 
-// writeBlobsOnce adds the manifest, config and layer blobs of img that are
-// not in seen yet, and records them there.
-func writeBlobsOnce(ctx context.Context, tw *tar.Writer, img v1.Image,
-	seen map[v1.Hash]bool) error {
-	for _, blob := range []struct {
-		what   string
-		digest func() (v1.Hash, error)
-		raw    func() ([]byte, error)
-	}{
-		{"manifest", img.Digest, img.RawManifest},
-		{"config", img.ConfigName, img.RawConfigFile},
-	} {
-		h, err := blob.digest()
-		if err != nil {
-			return fmt.Errorf("reading the %s: %w", blob.what, err)
-		}
-		if seen[h] {
-			continue
-		}
-		b, err := blob.raw()
-		if err != nil {
-			return fmt.Errorf("reading the %s: %w", blob.what, err)
-		}
-		seen[h] = true
-		if err := writeTarFile(tw, blobName(h), b); err != nil {
-			return err
-		}
+// artifact is what an archive holds of ni: its image in a docker archive
+// (dockerManifest set) or when it has no index, else its index.
+func (ni NamedImage) artifact(dockerManifest []byte) mutate.Appendable {
+	if ni.Index != nil && dockerManifest == nil {
+		return ni.Index
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return fmt.Errorf("listing layers: %w", err)
-	}
-	for _, l := range layers {
-		h, err := l.Digest()
-		if err != nil {
-			return fmt.Errorf("reading a layer digest: %w", err)
-		}
-		if seen[h] {
-			continue
-		}
-		seen[h] = true
-		if err := writeTarLayer(ctx, tw, h, l); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ni.Image
 }

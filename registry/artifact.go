@@ -47,8 +47,10 @@ func forEachChild(idx v1.ImageIndex, fn func(d v1.Hash, raw []byte, child mutate
 }
 
 // SaveIndex stores an image index and every image it lists under tags, as
-// Save does for one image. Image then resolves a tag that names an index to
-// the image of the host's platform.
+// Save does for one image. A tag that named an image idx lists moves to
+// idx without leaving that image behind untagged: it is the same image.
+// Image then resolves a tag that names an index to the image of the host's
+// platform (see Image).
 func (s *ImageStore) SaveIndex(ctx context.Context, idx v1.ImageIndex, tags []string) error {
 	names, err := normalizeAll(tags)
 	if err != nil {
@@ -77,7 +79,7 @@ func (s *ImageStore) SaveIndex(ctx context.Context, idx v1.ImageIndex, tags []st
 		return err
 	}
 	err = s.update(func(ms []v1.Descriptor) ([]v1.Descriptor, error) {
-		return setNames(ms, desc, names), nil
+		return setNames(ms, desc, names, s.nested(desc)), nil
 	})
 	if err != nil {
 		return fmt.Errorf("saving index %s: %w", tagList(tags), err)
@@ -101,8 +103,9 @@ func indexDescriptor(idx v1.ImageIndex) (v1.Descriptor, error) {
 	return v1.Descriptor{MediaType: mt, Digest: d, Size: n}, nil
 }
 
-// PushIndex uploads an image index and its images to ref and returns the
-// index digest.
+// PushIndex uploads an image index and everything it lists (the images of
+// each platform, attestation manifests) to ref and returns the index
+// digest, reporting to o.Progress as Push does.
 func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, o Options) (v1.Hash, error) {
 	r, err := o.ParseReference(ref)
 	if err != nil {
@@ -112,7 +115,10 @@ func PushIndex(ctx context.Context, idx v1.ImageIndex, ref string, o Options) (v
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing %s: %w", fullName(r), err)
 	}
-	if err := remote.WriteIndex(r, idx, o.remoteOptions(ctx)...); err != nil {
+	opts, wait := o.pushOptions(ctx)
+	err = remote.WriteIndex(r, idx, opts...)
+	wait()
+	if err != nil {
 		if ctx.Err() != nil {
 			return v1.Hash{}, fmt.Errorf("pushing %s: %w", fullName(r), ctx.Err())
 		}

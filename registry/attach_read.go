@@ -198,25 +198,42 @@ func wrapRemote(r name.Reference, err error) error {
 }
 
 // imageManifest is the manifest of the image an index entry of the store
-// stands for: the entry's own, or for an index (an image with its
-// attestations, or several platforms) that of the host's platform.
+// stands for (see imageEntry).
 func (s *ImageStore) imageManifest(d v1.Descriptor) (*v1.Manifest, error) {
+	child, err := s.imageEntry(d)
+	if err != nil {
+		return nil, err
+	}
+	return s.manifest(child)
+}
+
+// imageEntry is the descriptor of the image manifest an index entry of the
+// store stands for: the entry itself, or for an index (an image with its
+// attestations, or several platforms) that of the host's platform, or of
+// its first platform when the host's is not there, so that such an index
+// still has an ID and a size to list.
+func (s *ImageStore) imageEntry(d v1.Descriptor) (v1.Descriptor, error) {
 	if !d.MediaType.IsIndex() {
-		return s.manifest(d)
+		return d, nil
 	}
 	b, err := os.ReadFile(s.blobPath(d.Digest))
 	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", d.Digest, err)
+		return v1.Descriptor{}, fmt.Errorf("reading index %s: %w", d.Digest, err)
 	}
 	im, err := v1.ParseIndexManifest(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("parsing index %s: %w", d.Digest, err)
+		return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", d.Digest, err)
 	}
 	child, err := pickImage(im, HostPlatform())
-	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", d.Digest, err)
+	if err == nil {
+		return child, nil
 	}
-	return s.manifest(child)
+	for _, c := range im.Manifests {
+		if c.MediaType.IsImage() && !IsAttestation(c) {
+			return c, nil
+		}
+	}
+	return v1.Descriptor{}, fmt.Errorf("reading index %s: %w", d.Digest, err)
 }
 
 // pickImage is the image of an index for platform p or, when there is none

@@ -30,9 +30,12 @@ func bareEntry(desc v1.Descriptor) v1.Descriptor {
 }
 
 // setNames points each of names at desc. An image that loses its last name
-// to desc stays as an entry without a name; with no names at all, desc
-// itself is kept as such an entry unless it already has one.
-func setNames(ms []v1.Descriptor, desc v1.Descriptor, names []string) []v1.Descriptor {
+// to desc stays as an entry without a name, unless nested reports that it
+// and desc are one image (an index and an image manifest it lists); with no
+// names at all, desc itself is kept as such an entry unless it already has
+// one.
+func setNames(ms []v1.Descriptor, desc v1.Descriptor, names []string,
+	nested func(v1.Descriptor) bool) []v1.Descriptor {
 	taken := make(map[string]bool, len(names))
 	for _, n := range names {
 		taken[n] = true
@@ -55,7 +58,7 @@ func setNames(ms []v1.Descriptor, desc v1.Descriptor, names []string) []v1.Descr
 		out = append(out, bareEntry(desc))
 	}
 	for _, d := range moved {
-		if !hasDigest(out, d.Digest) {
+		if !hasDigest(out, d.Digest) && !nested(d) {
 			out = append(out, bareEntry(d))
 		}
 	}
@@ -67,6 +70,17 @@ func withoutName(ms []v1.Descriptor, n string) []v1.Descriptor {
 	out := make([]v1.Descriptor, 0, len(ms))
 	for _, d := range ms {
 		if entryName(d) != n {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// namedOnly drops the entries without a name.
+func namedOnly(ms []v1.Descriptor) []v1.Descriptor {
+	out := make([]v1.Descriptor, 0, len(ms))
+	for _, d := range ms {
+		if entryName(d) != "" {
 			out = append(out, d)
 		}
 	}

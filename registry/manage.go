@@ -27,16 +27,31 @@ func (s *ImageStore) Tag(src, dst string) error {
 		if err != nil {
 			return nil, fmt.Errorf("tagging %s as %s: %w", src, dst, err)
 		}
-		return setNames(ms, d, []string{n}), nil
+		return setNames(ms, d, []string{n}, s.nested(d)), nil
 	})
 }
 
+// RemoveOptions change what Remove does.
+type RemoveOptions struct {
+	// Force removes an image given by digest or ID with all its names,
+	// even when they are in several repositories.
+	Force bool
+}
+
 // Remove untags ref, as `docker rmi` does: a tag loses its name, and the
-// image leaves the index when it has no name left. A digest or image ID
-// removes the image with all its names, unless those names are in more than
-// one repository (then each must be removed by name). Blobs stay until
-// Prune. The error wraps ErrNotFound when there is no such image.
+// image leaves the index when it has no name left. A digest removes the
+// entries of that digest with all their names, and an image ID every entry
+// of the image (an index and the image manifests it lists are one image),
+// unless those names are in more than one repository (then each must be
+// removed by name). Blobs stay until Prune. The error wraps ErrNotFound
+// when there is no such image.
 func (s *ImageStore) Remove(ref string) error {
+	return s.RemoveWith(ref, RemoveOptions{})
+}
+
+// RemoveWith is Remove with options: o.Force removes an image given by
+// digest or ID even when its names are in several repositories.
+func (s *ImageStore) RemoveWith(ref string, o RemoveOptions) error {
 	unlock, err := s.lock("gc.lock", syscall.LOCK_SH)
 	if err != nil {
 		return err
@@ -50,12 +65,36 @@ func (s *ImageStore) Remove(ref string) error {
 		if err != nil {
 			return nil, fmt.Errorf("removing %s: %w", ref, err)
 		}
-		if repos := reposOf(namesOf(ms, d.Digest)); len(repos) > 1 {
-			return nil, fmt.Errorf("removing %s: %w (%s); remove its tags by name",
+		gone := map[v1.Hash]bool{d.Digest: true}
+		if !namesDigest(ref, d.Digest) {
+			if m, err := s.imageManifest(d); err == nil {
+				for _, e := range s.sameID(ms, m.Config.Digest) {
+					gone[e.Digest] = true
+				}
+			}
+		}
+		var names []string
+		for h := range gone {
+			names = append(names, namesOf(ms, h)...)
+		}
+		if repos := reposOf(names); len(repos) > 1 && !o.Force {
+			return nil, fmt.Errorf("removing %s: %w (%s); remove its tags by name or force",
 				ref, ErrConflict, strings.Join(repos, ", "))
 		}
-		return withoutDigest(ms, d.Digest), nil
+		for h := range gone {
+			ms = withoutDigest(ms, h)
+		}
+		return ms, nil
 	})
+}
+
+// namesDigest reports whether ref gives the digest h ("sha256:…" or
+// "name@sha256:…") rather than an image ID.
+func namesDigest(ref string, h v1.Hash) bool {
+	if _, dig, ok := strings.Cut(ref, "@"); ok {
+		ref = dig
+	}
+	return ref == h.String()
 }
 
 // reposOf lists the distinct repositories of full names, sorted.

@@ -73,6 +73,9 @@ func WriteOCILayout(ctx context.Context, dir string, img mutate.Appendable, tags
 	if _, err := layout.Write(tmp, idx); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
+	if err := fixModes(tmp); err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
@@ -80,6 +83,23 @@ func WriteOCILayout(ctx context.Context, dir string, img mutate.Appendable, tags
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
 	return nil
+}
+
+// fixModes gives the files below dir mode 0644 and the directories 0755,
+// as the store's own files have: go-containerregistry's layout package
+// creates index.json and oci-layout executable (0777 less the umask) and
+// some blobs 0600.
+func fixModes(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	})
 }
 
 // checkReplaceable refuses to replace dir unless it is missing, empty or an

@@ -69,6 +69,39 @@ func (s *ImageStore) Prune(ctx context.Context, keep func(v1.Hash) bool) (PruneR
 	return res, nil
 }
 
+// RemoveUntagged drops the images no name refers to (dangling images,
+// Docker's <none>:<none>) from the index, as `docker image prune` does,
+// and returns the digests of their entries. Their blobs go with the next
+// Prune unless another image uses them.
+func (s *ImageStore) RemoveUntagged() ([]v1.Hash, error) {
+	im, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	if len(namedOnly(im.Manifests)) == len(im.Manifests) {
+		return nil, nil // nothing to do: leave the files (and a missing index) alone
+	}
+	unlock, err := s.lock("gc.lock", syscall.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var removed []v1.Hash
+	err = s.update(func(ms []v1.Descriptor) ([]v1.Descriptor, error) {
+		removed = nil
+		for _, d := range ms {
+			if entryName(d) == "" {
+				removed = append(removed, d.Digest)
+			}
+		}
+		return namedOnly(ms), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("removing untagged images from %s: %w", s.Root, err)
+	}
+	return removed, nil
+}
+
 // reachable is the set of blobs the index refers to, directly or through
 // manifests. A manifest blob that is missing ends that branch of the walk.
 func (s *ImageStore) reachable() (map[v1.Hash]bool, error) {

@@ -21,7 +21,8 @@ type StoredImage struct {
 	// Tags are the full names of the image ("docker.io/library/app:1"),
 	// empty for an untagged image.
 	Tags []string
-	// Digest is the digest of the image manifest.
+	// Digest is the digest of the index entry: the image manifest, or the
+	// image index (an image with its attestations, or several platforms).
 	Digest v1.Hash
 	// ID is the image ID: the digest of the image config, as Docker shows.
 	ID v1.Hash
@@ -35,7 +36,9 @@ type StoredImage struct {
 // Image returns the stored image ref names: a tag ("app", "app:1",
 // "docker.io/library/app:1"), a manifest digest ("sha256:…"), a name with a
 // digest, or an image ID or a unique prefix of it of at least 12 hex digits
-// (with or without "sha256:"). The error wraps ErrNotFound when there is no
+// (with or without "sha256:"). For an index it is the image the index
+// stands for in List: the host platform's, or the first when the host's is
+// not there (see imageEntry). The error wraps ErrNotFound when there is no
 // such image.
 func (s *ImageStore) Image(ref string) (v1.Image, error) {
 	ii, err := layout.Path(s.Root).ImageIndex()
@@ -50,38 +53,26 @@ func (s *ImageStore) Image(ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.MediaType.IsIndex() {
-		return s.platformImage(ii, d, ref, HostPlatform())
+	if !d.MediaType.IsIndex() {
+		img, err := ii.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading image %s: %w", ref, err)
+		}
+		return img, nil
 	}
-	img, err := ii.Image(d.Digest)
+	child, err := s.imageEntry(d)
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", ref, err)
 	}
-	return img, nil
-}
-
-// platformImage picks the image for platform p from a stored index.
-func (s *ImageStore) platformImage(ii v1.ImageIndex, d v1.Descriptor, ref string,
-	p v1.Platform) (v1.Image, error) {
 	idx, err := ii.ImageIndex(d.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("reading index %s: %w", ref, err)
 	}
-	im, err := idx.IndexManifest()
+	img, err := idx.Image(child.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", ref, err)
+		return nil, fmt.Errorf("reading image %s: %w", ref, err)
 	}
-	for _, m := range im.Manifests {
-		if m.Platform != nil && m.Platform.OS == p.OS && m.Platform.Architecture == p.Architecture &&
-			m.MediaType.IsImage() {
-			img, err := idx.Image(m.Digest)
-			if err != nil {
-				return nil, fmt.Errorf("reading image %s: %w", ref, err)
-			}
-			return img, nil
-		}
-	}
-	return nil, fmt.Errorf("%s holds no image for %s/%s: %w", ref, p.OS, p.Architecture, ErrNotFound)
+	return img, nil
 }
 
 // resolve finds the entry of the image ref names among ms.
@@ -114,29 +105,30 @@ func (s *ImageStore) resolve(ms []v1.Descriptor, ref string) (v1.Descriptor, err
 	return v1.Descriptor{}, fmt.Errorf("looking up image %s: %w", ref, ErrNotFound)
 }
 
-// resolveID finds the one image whose ID starts with prefix.
+// resolveID finds the one image whose ID starts with prefix. Entries with
+// the same ID are one image (an index and the image manifest it lists, as
+// a rebuild with --sbom leaves them): the preferred one stands for it.
 func (s *ImageStore) resolveID(ms []v1.Descriptor, ref, prefix string) (v1.Descriptor, error) {
 	var found []v1.Descriptor
+	ids := map[v1.Hash]bool{}
 	for _, d := range ms {
-		if hasDigest(found, d.Digest) {
-			continue
-		}
 		m, err := s.imageManifest(d)
 		if err != nil {
 			continue
 		}
 		if strings.HasPrefix(m.Config.Digest.Hex, prefix) {
 			found = append(found, d)
+			ids[m.Config.Digest] = true
 		}
 	}
-	switch len(found) {
+	switch len(ids) {
 	case 0:
 		return v1.Descriptor{}, fmt.Errorf("looking up image %s: %w", ref, ErrNotFound)
 	case 1:
-		return found[0], nil
+		return preferred(found), nil
 	}
 	return v1.Descriptor{}, fmt.Errorf("looking up image %s: the ID prefix matches %d images",
-		ref, len(found))
+		ref, len(ids))
 }
 
 func isHex(s string) bool {
@@ -188,9 +180,14 @@ func (s *ImageStore) List() ([]StoredImage, error) {
 	return out, nil
 }
 
-// describe reads what List reports about the image of entry d.
+// describe reads what List reports about the image of entry d: for an
+// index, the ID and size of the image it stands for (see imageEntry).
 func (s *ImageStore) describe(d v1.Descriptor) (StoredImage, error) {
-	m, err := s.imageManifest(d)
+	child, err := s.imageEntry(d)
+	if err != nil {
+		return StoredImage{}, err
+	}
+	m, err := s.manifest(child)
 	if err != nil {
 		return StoredImage{}, err
 	}
@@ -202,7 +199,7 @@ func (s *ImageStore) describe(d v1.Descriptor) (StoredImage, error) {
 	if err != nil {
 		return StoredImage{}, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
 	}
-	size := d.Size + m.Config.Size
+	size := child.Size + m.Config.Size
 	for _, l := range m.Layers {
 		size += l.Size
 	}

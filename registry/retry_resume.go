@@ -85,9 +85,10 @@ func (b *resumingBody) rest() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	from := "bytes " + strconv.FormatInt(b.read, 10) + "-"
 	switch {
 	case resp.StatusCode == http.StatusPartialContent &&
-		strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes "+strconv.FormatInt(b.read, 10)+"-"):
+		strings.HasPrefix(resp.Header.Get("Content-Range"), from):
 		return resp.Body, nil
 	case resp.StatusCode == http.StatusOK:
 		if _, err := io.CopyN(io.Discard, resp.Body, b.read); err != nil {

@@ -64,7 +64,8 @@ func (s *ImageStore) blobPath(h v1.Hash) string {
 // none keeps the image untagged). Blobs the store already has, such as
 // layers package layers wrote, are not written again. A tag that named
 // another image moves to img; that image stays, untagged, if no other tag
-// names it.
+// names it and it is not the same image in another form (an index that
+// lists img, see setNames).
 func (s *ImageStore) Save(ctx context.Context, img v1.Image, tags []string) error {
 	names, err := normalizeAll(tags)
 	if err != nil {
@@ -80,7 +81,7 @@ func (s *ImageStore) Save(ctx context.Context, img v1.Image, tags []string) erro
 		return fmt.Errorf("saving image %s: %w", tagList(tags), err)
 	}
 	err = s.update(func(ms []v1.Descriptor) ([]v1.Descriptor, error) {
-		return setNames(ms, desc, names), nil
+		return setNames(ms, desc, names, s.nested(desc)), nil
 	})
 	if err != nil {
 		return fmt.Errorf("saving image %s: %w", tagList(tags), err)

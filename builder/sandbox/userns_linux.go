@@ -15,9 +15,12 @@ import (
 
 // The re-executed process finds the read end of the map pipe at the fd number in
 // usernsEnv, and the fallback warning, if any, in usernsWarnEnv.
+// After the last exec, usernsParentEnv holds the pid of the ibuild outside
+// the namespace.
 const (
-	usernsEnv     = "IBUILD_USERNS_CHILD"
-	usernsWarnEnv = "IBUILD_USERNS_WARNING"
+	usernsEnv       = "IBUILD_USERNS_CHILD"
+	usernsWarnEnv   = "IBUILD_USERNS_WARNING"
+	usernsParentEnv = "IBUILD_USERNS_PARENT"
 )
 
 // EnterUserNS moves an unprivileged ibuild into a user namespace where it is uid 0.
@@ -36,6 +39,10 @@ func EnterUserNS() error {
 	if fd, ok := os.LookupEnv(usernsEnv); ok {
 		os.Unsetenv(usernsEnv)
 		return awaitMaps(fd)
+	}
+	if ppid, ok := os.LookupEnv(usernsParentEnv); ok {
+		os.Unsetenv(usernsParentEnv)
+		return dieWithParent(ppid)
 	}
 	if os.Geteuid() == 0 {
 		return nil
@@ -85,8 +92,23 @@ func awaitMaps(fdText string) error {
 	}
 	// This process was exec'd before its ids were mapped, so the kernel gave it no
 	// capabilities; exec'd again as uid 0 of the namespace, it gets them all.
-	if err := syscall.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
+	env := append(os.Environ(), usernsParentEnv+"="+strconv.Itoa(os.Getppid()))
+	if err := syscall.Exec("/proc/self/exe", os.Args, env); err != nil {
 		return fmt.Errorf("re-executing in user namespace: %w", err)
+	}
+	return nil
+}
+
+// dieWithParent sets the parent-death signal again in the namespaced ibuild:
+// the kernel clears it when a process gains capabilities, as the exec in
+// awaitMaps does, and without it a killed ibuild would leave its namespaced
+// copy (and the build) running. ppid is the parent it must still have.
+func dieWithParent(ppid string) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("setting the parent-death signal: %w", err)
+	}
+	if strconv.Itoa(os.Getppid()) != ppid {
+		return errors.New("entering user namespace: the ibuild that started this one is gone")
 	}
 	return nil
 }

@@ -64,6 +64,9 @@ func runBuild(cmd *cobra.Command, a *app, f *buildFlags, contextDir string) erro
 	digest, err := exportImage(cmd.Context(), pr, res.Image, builder.ExportOptions{
 		Root: opts.Root, Tags: f.tags, Push: f.push, Outputs: outputs, Registry: opts.Registry,
 		Index: res.Index})
+	if err == nil && len(opts.CacheTo) > 0 {
+		err = exportCache(cmd.Context(), pr, res, opts, f.pushedTags(outputs))
+	}
 	pr.finish(res.Warnings)
 	if err != nil {
 		return err
@@ -159,6 +162,31 @@ func exportImage(ctx context.Context, pr *progress, img v1.Image,
 	}
 	st.done(err)
 	return digest, err
+}
+
+// exportCache pushes the registry cache (--cache-to) as a step of its own.
+func exportCache(ctx context.Context, pr *progress, res *builder.Result, opts builder.Options,
+	pushed []string) error {
+	refs := make([]string, len(opts.CacheTo))
+	for i, c := range opts.CacheTo {
+		refs[i] = c.Ref
+	}
+	st := pr.step("exporting cache to " + strings.Join(refs, ", "))
+	err := builder.ExportCache(ctx, res, pushed)
+	st.done(err)
+	return err
+}
+
+// pushedTags are the names the image was pushed to, if it was.
+func (f *buildFlags) pushedTags(outputs []builder.Output) []string {
+	push := f.push
+	for _, o := range outputs {
+		push = push || o.Type == "registry" || o.Type == "image"
+	}
+	if !push {
+		return nil
+	}
+	return f.tags
 }
 
 // writeResults writes the --iidfile and --metadata-file, the latter with

@@ -34,6 +34,8 @@ type buildFlags struct {
 	// attestations (issue 11): --sbom, --provenance, --attest
 	sbom, provenance string
 	attest           []string
+	// registry cache (issue 6): --cache-from, --cache-to
+	cacheFrom, cacheTo []string
 }
 
 func (f *buildFlags) register(cmd *cobra.Command) {
@@ -72,6 +74,8 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.provenance, "provenance", "", "attach SLSA v1 provenance: --provenance or --provenance=mode=max")
 	fl.Lookup("provenance").NoOptDefVal = "true"
 	fl.StringArrayVar(&f.attest, "attest", nil, "attestation: type=sbom[,format=cyclonedx] or type=provenance (repeatable)")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "registry cache to use: type=registry,ref=REF (repeatable)")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "registry cache to write: type=registry,ref=REF[,mode=min|max] (repeatable)")
 }
 
 // options turns the flags into builder options.
@@ -120,6 +124,9 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 		return o, usageError{fmt.Errorf("--compression %q: use gzip, zstd, estargz or uncompressed", f.compression)}
 	}
 	o.Registry = f.registryOptions()
+	if err := f.cacheOptions(&o); err != nil {
+		return o, err
+	}
 	if o.Attest, err = builder.ParseAttestFlags(f.sbom, f.provenance, f.attest); err != nil {
 		return o, usageError{err}
 	}
@@ -150,7 +157,7 @@ func (f *buildFlags) readDockerfile(contextDir string, stdin io.Reader) ([]byte,
 	if p == "" {
 		p = filepath.Join(contextDir, "Dockerfile")
 	}
-	b, err := os.ReadFile(p)
+	b, err := readInDir(p)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, "", "", usageError{fmt.Errorf("no Dockerfile at %s (give one with -f)", p)}
@@ -307,6 +314,25 @@ func (f *buildFlags) imageOptions(o *builder.Options) error {
 			*m = map[string]string{}
 		}
 		(*m)[k] = v
+	}
+	return nil
+}
+
+// cacheOptions parses --cache-from and --cache-to.
+func (f *buildFlags) cacheOptions(o *builder.Options) error {
+	for _, v := range f.cacheFrom {
+		c, err := builder.ParseCacheOption("--cache-from", v)
+		if err != nil {
+			return usageError{err}
+		}
+		o.CacheFrom = append(o.CacheFrom, c)
+	}
+	for _, v := range f.cacheTo {
+		c, err := builder.ParseCacheOption("--cache-to", v)
+		if err != nil {
+			return usageError{err}
+		}
+		o.CacheTo = append(o.CacheTo, c)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func TestTagInspectRm(t *testing.T) {
 	if diff := cmp.Diff([]string{"app:1", "localhost:5000/team/app:2"}, r.RepoTags); diff != "" {
 		t.Errorf("RepoTags (-want +got):\n%s", diff)
 	}
-	if r.Manifest == nil || len(r.Manifest.Layers) != 2 || len(r.RootFS.DiffIDs) != 2 {
+	if r.Manifest == nil || len(r.Manifest.Layers) != 2 || len(r.RootFS.Layers) != 2 {
 		t.Errorf("inspect: manifest %+v, rootfs %+v: want two layers", r.Manifest, r.RootFS)
 	}
 	if !strings.Contains(strings.Join(r.Config.Env, " "), "MODE=prod") {
@@ -193,6 +193,7 @@ func TestPrune(t *testing.T) {
 	root, _, otherID := storeImages(t, c)
 	blobsBefore := countEntries(t, filepath.Join(root, "blobs", "sha256"))
 	c.ok("rm", "--root", root, "app:1")
+	c.ok("tag", "--root", root, otherID, "other:1") // prune removes untagged images
 	leftover := filepath.Join(root, "tmp", "leftover")
 	if err := os.WriteFile(leftover, []byte("xyz"), 0o644); err != nil {
 		t.Fatal(err)

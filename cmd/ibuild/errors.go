@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ibuild/ibuild/builder"
 )
@@ -97,8 +98,13 @@ func writeTail(b *strings.Builder, title, tail string) {
 	b.WriteString("------\n")
 }
 
-// maxExcerpt is how many lines of one instruction an error quotes.
-const maxExcerpt = 6
+// maxExcerpt is how many lines of one instruction an error quotes, and
+// maxExcerptWidth how many bytes of each (a hostile Dockerfile's line can
+// be 64 kB long).
+const (
+	maxExcerpt      = 6
+	maxExcerptWidth = 200
+)
 
 // writeExcerpt prints "Dockerfile:12", the instruction's lines (with its
 // continuation lines) and a caret line under the part msg names, or under
@@ -123,8 +129,8 @@ func writeExcerpt(b *strings.Builder, ie *builder.InstructionError, src []byte, 
 	fmt.Fprintf(b, "%s\n", p.paint(bold, fmt.Sprintf("%s:%d", ie.File, ie.Line)))
 	width := len(fmt.Sprint(last))
 	for n := ie.Line; n <= last; n++ {
-		line := lines[n-1]
-		fmt.Fprintf(b, " %*d | %s\n", width, n, line)
+		line, cut := cutLine(lines[n-1])
+		fmt.Fprintf(b, " %*d | %s%s\n", width, n, line, cut)
 		if n != caretLine {
 			continue
 		}
@@ -133,12 +139,26 @@ func writeExcerpt(b *strings.Builder, ie *builder.InstructionError, src []byte, 
 			start = len(trimmed) - len(strings.TrimLeft(trimmed, " \t"))
 			end = len(trimmed)
 		}
+		end = min(end, len(line))
 		if end <= start {
 			continue
 		}
 		fmt.Fprintf(b, " %*s | %s%s\n", width, "", indentLike(line[:start]),
 			p.paint(red+bold, strings.Repeat("^", len([]rune(line[start:end])))))
 	}
+}
+
+// cutLine shortens line to maxExcerptWidth bytes, at a character boundary,
+// and returns "…" as the mark of a cut.
+func cutLine(line string) (string, string) {
+	if len(line) <= maxExcerptWidth {
+		return line, ""
+	}
+	i := maxExcerptWidth
+	for i > 0 && !utf8.RuneStart(line[i]) {
+		i--
+	}
+	return line[:i], "…"
 }
 
 // indentLike is blank space as wide as s, keeping its tabs.

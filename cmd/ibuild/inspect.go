@@ -26,9 +26,16 @@ type inspectResult struct {
 	Variant      string `json:",omitempty"`
 	Size         int64
 	Config       v1.Config
-	RootFS       v1.RootFS
+	RootFS       inspectRootFS
 	History      []v1.History
 	Manifest     *v1.Manifest
+}
+
+// inspectRootFS is the RootFS of `docker image inspect`: the layers by
+// diff ID, under Docker's field names (the config's are type and diff_ids).
+type inspectRootFS struct {
+	Type   string
+	Layers []string `json:",omitempty"`
 }
 
 type inspectFlags struct {
@@ -91,8 +98,15 @@ func newInspectCommand(a *app) *cobra.Command {
 	return cmd
 }
 
+// inspectImage describes the image ref names: for an index, its host
+// platform image, with the names and the digest of the index entry ref
+// names, as RepoTags and RepoDigests.
 func inspectImage(st *registry.ImageStore, ref string) (inspectResult, error) {
-	img, err := findImage(st, ref)
+	e, err := findEntry(st, ref)
+	if err != nil {
+		return inspectResult{}, err
+	}
+	img, err := findImage(st, e.Descriptor.Digest.String())
 	if err != nil {
 		return inspectResult{}, err
 	}
@@ -107,26 +121,25 @@ func inspectImage(st *registry.ImageStore, ref string) (inspectResult, error) {
 	digest, _ := img.Digest()
 	id, _ := img.ConfigName()
 	raw, _ := img.RawManifest()
-	names, err := namesOf(st, digest)
-	if err != nil {
-		return inspectResult{}, err
-	}
 	r := inspectResult{Id: id.String(), RepoTags: []string{}, RepoDigests: []string{},
 		Digest: digest.String(), Created: cf.Created.Time, Author: cf.Author,
 		Architecture: cf.Architecture, Os: cf.OS, Variant: cf.Variant, Config: cf.Config,
-		RootFS: cf.RootFS, History: cf.History, Manifest: m}
+		RootFS: inspectRootFS{Type: cf.RootFS.Type}, History: cf.History, Manifest: m}
+	for _, d := range cf.RootFS.DiffIDs {
+		r.RootFS.Layers = append(r.RootFS.Layers, d.String())
+	}
 	r.Size = int64(len(raw)) + m.Config.Size
 	for _, l := range m.Layers {
 		r.Size += l.Size
 	}
 	seen := map[string]bool{}
-	for _, n := range names {
+	for _, n := range e.Tags {
 		short := registry.FamiliarName(n)
 		r.RepoTags = append(r.RepoTags, short)
 		repo, _ := splitTag(short)
 		if !seen[repo] {
 			seen[repo] = true
-			r.RepoDigests = append(r.RepoDigests, repo+"@"+digest.String())
+			r.RepoDigests = append(r.RepoDigests, repo+"@"+e.Descriptor.Digest.String())
 		}
 	}
 	return r, nil

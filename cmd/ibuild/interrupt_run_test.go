@@ -137,12 +137,14 @@ func TestInterruptOutputAndPush(t *testing.T) {
 	}
 }
 
-// lastLine is the last line of ibuild's output before the signal's effects.
+// lastLine is the last progress line of ibuild's output before the
+// signal's effects: where the signal found the build.
 func lastLine(out string) string {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		l := lines[i]
-		if l != "" && !strings.Contains(l, "ERROR") && !strings.Contains(l, "CANCELED") {
+		if strings.HasPrefix(l, "#") && !strings.Contains(l, "ERROR") &&
+			!strings.Contains(l, "CANCELED") {
 			return l
 		}
 	}

@@ -93,10 +93,19 @@ func (r *run) waitFor(t *testing.T, s string, d time.Duration) {
 
 func startIbuild(t *testing.T, dir string, args ...string) *run {
 	t.Helper()
+	return startIbuildAs(t, "", dir, args...)
+}
+
+// startIbuildAs starts ibuild as user (as the test's own user when "").
+func startIbuildAs(t *testing.T, user, dir string, args ...string) *run {
+	t.Helper()
 	r := &run{cmd: exec.Command(testenv.Binary(t), args...)}
 	r.cmd.Dir = dir
 	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if user != "" {
+		testenv.RunAs(t, user, r.cmd)
+	}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

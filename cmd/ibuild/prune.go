@@ -22,13 +22,13 @@ func newPruneCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Remove unused data from the local store",
-		Long: "Remove what no image in the local store uses: blobs no image refers to, " +
-			"unpacked layers\nthat are no layer of a stored image, and leftover temporary " +
-			"files. The build cache\nand the layers it refers to stay, so rebuilds stay " +
-			"fast; --all removes the build cache\nand the RUN --mount=type=cache " +
-			"directories too, as `docker builder prune --all` does.\nImages themselves are " +
-			"removed with 'ibuild rm'. Prune waits for no build: while one\nruns, it " +
-			"refuses to start.",
+		Long: "Remove the dangling (untagged) images of the local store, as `docker image " +
+			"prune` does,\nand what no image uses: blobs no image refers to, unpacked " +
+			"layers that are no layer\nof a stored image, and leftover temporary files. " +
+			"The build cache and the layers\nit refers to stay, so rebuilds stay fast; " +
+			"--all removes the build cache and the\nRUN --mount=type=cache directories " +
+			"too, as `docker builder prune --all` does.\nTagged images are removed with " +
+			"'ibuild rm'. Prune waits for no build: while one\nruns, it refuses to start.",
 		Example: "  ibuild prune\n" +
 			"  ibuild prune --all --force",
 		Args: exactArgs(0),
@@ -52,9 +52,9 @@ func runPrune(cmd *cobra.Command, a *app, f *pruneFlags) error {
 		return err
 	}
 	if !f.force {
-		what := "unused data (blobs and unpacked layers no image uses)"
+		what := "dangling images and unused data (blobs and unpacked layers no image uses)"
 		if f.all {
-			what = "unused data and all build cache"
+			what = "dangling images, unused data and all build cache"
 		}
 		ok, err := confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), fmt.Sprintf(
 			"WARNING! This will remove %s from %s.\nAre you sure you want to continue? [y/N] ",
@@ -95,6 +95,7 @@ func confirm(r io.Reader, w io.Writer, question string) (bool, error) {
 }
 
 func writePruneReport(w io.Writer, r pruneReport, all bool) {
+	fmt.Fprintf(w, "%-24s %d\n", "Deleted images:", r.Images)
 	fmt.Fprintf(w, "%-24s %d (%s)\n", "Deleted blobs:", r.Blobs, humanSize(r.BlobBytes))
 	fmt.Fprintf(w, "%-24s %d (%s)\n", "Deleted unpacked layers:", r.Unpacked,
 		humanSize(r.UnpackedBytes))

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/registry"
@@ -21,8 +23,10 @@ func newPushCommand(a *app) *cobra.Command {
 		Use:   "push [flags] IMAGE [DESTINATION]",
 		Short: "Push an image from the local store to a registry",
 		Long: "Push an image of the local store to a registry: to its own name, or to " +
-			"DESTINATION.\nBlobs the registry has already are not sent again. Credentials " +
-			"come from\n~/.docker/config.json (see ibuild login).",
+			"DESTINATION.\nAn image index (several platforms, or an image with its SBOM or " +
+			"provenance) goes\nwhole, as with 'ibuild build --push'. Blobs the registry has " +
+			"already are not sent\nagain. Credentials come from ~/.docker/config.json (see " +
+			"ibuild login).",
 		Example: "  ibuild push localhost:5000/app:1\n" +
 			"  ibuild push app:1 registry.example.com/team/app:1\n" +
 			"  ibuild push --insecure-registry 10.0.0.5:5000 app 10.0.0.5:5000/app",
@@ -66,7 +70,7 @@ func runPush(cmd *cobra.Command, a *app, f *pushFlags, args []string) error {
 	}
 	defer done()
 	src := args[0]
-	img, err := findImage(st, src)
+	e, err := findEntry(st, src)
 	if err != nil {
 		return err
 	}
@@ -85,18 +89,36 @@ func runPush(cmd *cobra.Command, a *app, f *pushFlags, args []string) error {
 	o := registry.Options{Insecure: f.insecure, Progress: func(sent, total int64) {
 		step.status("push", "pushing layers", sent, total)
 	}}
-	digest, err := registry.Push(cmd.Context(), img, dst, o)
+	digest, size, err := pushEntry(cmd.Context(), st, e, dst, o)
 	step.done(err)
 	pr.finish(nil)
 	if err != nil {
 		return err
 	}
-	raw, err := img.RawManifest()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s: digest: %s size: %d\n", dst, digest, len(raw))
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: digest: %s size: %d\n", dst, digest, size)
 	return nil
+}
+
+// pushEntry pushes the store entry e to dst: an image, or an index with
+// every platform and attestation manifest it lists, as `build --push`
+// does. It returns the digest and size of the manifest pushed.
+func pushEntry(ctx context.Context, st *registry.ImageStore, e registry.Entry, dst string,
+	o registry.Options) (v1.Hash, int64, error) {
+	ref := e.Descriptor.Digest.String()
+	if e.Descriptor.MediaType.IsIndex() {
+		idx, err := st.Index(ref)
+		if err != nil {
+			return v1.Hash{}, 0, err
+		}
+		d, err := registry.PushIndex(ctx, idx, dst, o)
+		return d, e.Descriptor.Size, err
+	}
+	img, err := st.Image(ref)
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	d, err := registry.Push(ctx, img, dst, o)
+	return d, e.Descriptor.Size, err
 }
 
 // looksLikeID reports whether s is an image ID or digest rather than a

@@ -48,42 +48,28 @@ func newRmCommand(a *app) *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&f.force, "force", "f", false,
-		"remove an image named in several repositories by its ID, with all its names")
+		"remove an image given by ID or digest with all its names, even in several "+
+			"repositories")
 	return cmd
 }
 
 // removeImage removes ref and prints what happened, as docker rmi does:
-// "Untagged: app:1" for each name that went, "Deleted: sha256:…" when the
-// image left the store.
+// "Untagged: app:1" for each name that went, "Deleted: sha256:…" when no
+// entry of the image (by image ID: an index and the image manifests it
+// lists are one image) is left in the store.
 func removeImage(out io.Writer, st *registry.ImageStore, ref string, force bool) error {
-	img, err := findImage(st, ref)
+	e, err := findEntry(st, ref)
 	if err != nil {
 		return err
 	}
-	digest, err := img.Digest()
+	before, _, err := imageNames(st, e.ID)
 	if err != nil {
 		return err
 	}
-	id, err := img.ConfigName()
-	if err != nil {
+	if err := st.RemoveWith(ref, registry.RemoveOptions{Force: force}); err != nil {
 		return err
 	}
-	before, err := namesOf(st, digest)
-	if err != nil {
-		return err
-	}
-	err = st.Remove(ref)
-	if errors.Is(err, registry.ErrConflict) && force {
-		for _, n := range before {
-			if err = st.Remove(n); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return err
-	}
-	after, err := namesOf(st, digest)
+	after, present, err := imageNames(st, e.ID)
 	if err != nil {
 		return err
 	}
@@ -96,8 +82,8 @@ func removeImage(out io.Writer, st *registry.ImageStore, ref string, force bool)
 			fmt.Fprintf(out, "Untagged: %s\n", registry.FamiliarName(n))
 		}
 	}
-	if gone, _ := st.Image(digest.String()); gone == nil {
-		fmt.Fprintf(out, "Deleted: %s\n", id)
+	if !present {
+		fmt.Fprintf(out, "Deleted: %s\n", e.ID)
 	}
 	return nil
 }

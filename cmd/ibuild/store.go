@@ -90,33 +90,60 @@ func (s *storeFlags) open(a *app, write bool) (*registry.ImageStore, func(), err
 }
 
 // findImage looks ref up in the store, with an error a person can act on
-// when it is not there.
+// when it is not there. For an index it is the host platform's image (or
+// the first, see registry.ImageStore.Image).
 func findImage(st *registry.ImageStore, ref string) (v1.Image, error) {
-	if _, err := os.Stat(filepath.Join(st.Root, "index.json")); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no such image: %s (the store %s is empty; see 'ibuild images')",
-			ref, st.Root)
-	}
-	img, err := st.Image(ref)
-	if errors.Is(err, registry.ErrNotFound) {
-		return nil, fmt.Errorf("no such image: %s (see 'ibuild images' for the images in %s)",
-			ref, st.Root)
-	}
-	return img, err
-}
-
-// namesOf returns the full names the store gives the image with manifest
-// digest d.
-func namesOf(st *registry.ImageStore, d v1.Hash) ([]string, error) {
-	list, err := st.List()
-	if err != nil {
+	if err := checkStore(st, ref); err != nil {
 		return nil, err
 	}
+	img, err := st.Image(ref)
+	return img, notFound(st, ref, err)
+}
+
+// findEntry is findImage for the index entry ref names: an image manifest
+// or an image index, with its names.
+func findEntry(st *registry.ImageStore, ref string) (registry.Entry, error) {
+	if err := checkStore(st, ref); err != nil {
+		return registry.Entry{}, err
+	}
+	e, err := st.Lookup(ref)
+	return e, notFound(st, ref, err)
+}
+
+// checkStore says that there is no image ref when the store is empty.
+func checkStore(st *registry.ImageStore, ref string) error {
+	if _, err := os.Stat(filepath.Join(st.Root, "index.json")); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no such image: %s (the store %s is empty; see 'ibuild images')",
+			ref, st.Root)
+	}
+	return nil
+}
+
+// notFound turns a lookup's ErrNotFound into an error a person can act on.
+func notFound(st *registry.ImageStore, ref string, err error) error {
+	if errors.Is(err, registry.ErrNotFound) {
+		return fmt.Errorf("no such image: %s (see 'ibuild images' for the images in %s)",
+			ref, st.Root)
+	}
+	return err
+}
+
+// imageNames returns the full names of every entry of the store with image
+// ID id (the names of one image, as Docker counts images), and whether
+// there is such an entry.
+func imageNames(st *registry.ImageStore, id v1.Hash) ([]string, bool, error) {
+	list, err := st.List()
+	if err != nil {
+		return nil, false, err
+	}
+	var out []string
+	found := false
 	for _, si := range list {
-		if si.Digest == d {
-			return si.Tags, nil
+		if si.ID == id {
+			out, found = append(out, si.Tags...), true
 		}
 	}
-	return nil, nil
+	return out, found, nil
 }
 
 // completeImages completes image names from the store, without entering

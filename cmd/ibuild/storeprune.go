@@ -17,7 +17,7 @@ import (
 
 // pruneReport says what prune removed, and how many bytes each part held.
 type pruneReport struct {
-	Blobs, Unpacked                      int
+	Images, Blobs, Unpacked              int
 	BlobBytes, UnpackedBytes, CacheBytes int64
 	TmpBytes                             int64
 }
@@ -26,7 +26,8 @@ func (r pruneReport) total() int64 {
 	return r.BlobBytes + r.UnpackedBytes + r.CacheBytes + r.TmpBytes
 }
 
-// pruneStore deletes from the store at root what no stored image uses:
+// pruneStore deletes from the store at root the dangling (untagged) images,
+// as `docker image prune` does, and then what no stored image uses:
 // leftovers under ROOT/tmp, blobs no image reaches, and unpacked layers
 // that are no layer of an image. The instruction cache (ROOT/cache) and
 // what it refers to stay, unless all is set: then the cache and the
@@ -55,6 +56,11 @@ func pruneStore(ctx context.Context, root string, all bool) (pruneReport, error)
 		return r, err
 	}
 	st := &registry.ImageStore{Root: root}
+	dangling, err := st.RemoveUntagged()
+	r.Images = len(dangling)
+	if err != nil {
+		return r, err
+	}
 	res, err := st.Prune(ctx, func(h v1.Hash) bool { return keep[h.Hex] })
 	r.Blobs, r.BlobBytes = len(res.Removed), res.Bytes
 	if err != nil {
@@ -123,7 +129,8 @@ func mentionedDigests(dir string) (map[string]bool, error) {
 	return out, nil
 }
 
-// usedDiffIDs is the set of diff IDs (hex) of the layers of stored images.
+// usedDiffIDs is the set of diff IDs (hex) of the layers of stored images,
+// of every platform of a stored index.
 func usedDiffIDs(st *registry.ImageStore) (map[string]bool, error) {
 	used := map[string]bool{}
 	list, err := st.List()
@@ -131,19 +138,58 @@ func usedDiffIDs(st *registry.ImageStore) (map[string]bool, error) {
 		return nil, err
 	}
 	for _, si := range list {
-		img, err := st.Image(si.Digest.String())
+		imgs, err := storedImages(st, si)
 		if err != nil {
 			return nil, err
 		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("reading the config of %s: %w", si.Digest, err)
-		}
-		for _, d := range cf.RootFS.DiffIDs {
-			used[d.Hex] = true
+		for _, img := range imgs {
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return nil, fmt.Errorf("reading the config of %s: %w", si.Digest, err)
+			}
+			for _, d := range cf.RootFS.DiffIDs {
+				used[d.Hex] = true
+			}
 		}
 	}
 	return used, nil
+}
+
+// storedImages lists the images of a stored entry: the image, or those an
+// index lists (attestation manifests aside).
+func storedImages(st *registry.ImageStore, si registry.StoredImage) ([]v1.Image, error) {
+	ref := si.Digest.String()
+	e, err := st.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Descriptor.MediaType.IsIndex() {
+		img, err := st.Image(ref)
+		if err != nil {
+			return nil, err
+		}
+		return []v1.Image{img}, nil
+	}
+	idx, err := st.Index(ref)
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s: %w", si.Digest, err)
+	}
+	var out []v1.Image
+	for _, d := range im.Manifests {
+		if !d.MediaType.IsImage() || registry.IsAttestation(d) {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading image %s of index %s: %w", d.Digest, si.Digest, err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
 }
 
 // emptyDir removes everything in dir and returns the bytes it held.

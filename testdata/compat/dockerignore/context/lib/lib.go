@@ -1,1 +1,3 @@
-lib
+package lib
+
+// lib.go is a file of a test build context.

@@ -1,1 +1,3 @@
-c
+package main
+
+// main.go is a file of a test build context.

@@ -1,1 +1,3 @@
-i
+package internal
+
+// db.go is a file of a test build context.

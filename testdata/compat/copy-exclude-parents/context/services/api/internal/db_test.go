@@ -1,1 +1,3 @@
-it
+package internal
+
+// db_test.go is a file of a test build context.
