@@ -42,6 +42,7 @@ var machineParts = []struct {
 }{
 	{regexp.MustCompile(`sha256:[0-9a-f]{64}`), "sha256:<digest>"},
 	{regexp.MustCompile(`\b[0-9a-f]{64}\b`), "<hex>"},
+	{regexp.MustCompile(`(downloading|extracting) [0-9a-f]{12} \S+ / \S+`), "$1 <layer> N / N"},
 	{regexp.MustCompile(`(#\d+) \d+\.\d{3} `), "$1 T.TTT "},
 	{regexp.MustCompile(`\b\d+\.\d+s\b`), "T.Ts"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
