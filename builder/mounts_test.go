@@ -301,3 +301,17 @@ func TestAgentProxyForwards(t *testing.T) {
 		t.Error("the proxy socket outlived the step")
 	}
 }
+
+// TestIdenticalLayersStack runs steps that change nothing, so their layers
+// are the same and share one unpacked directory, which overlay refuses to
+// stack twice: a later step must still run.
+func TestIdenticalLayersStack(t *testing.T) {
+	img, _, err := buildIn(t, t.TempDir(), t.TempDir(),
+		"FROM busybox\nRUN true\nRUN true\nRUN echo ok > /ok\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := flatten(t, img)["ok"].Content; got != "ok\n" {
+		t.Errorf("/ok = %q", got)
+	}
+}
