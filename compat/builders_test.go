@@ -148,6 +148,9 @@ func (ib ibuild) build(t *testing.T, c Case, args map[string]string, dir string)
 // run runs one ibuild build into the OCI layout out.
 func (ib ibuild) run(t *testing.T, c Case, args map[string]string, root, out string) {
 	t.Helper()
+	if ib.user != "" {
+		c = userCopy(t, c, ib.user)
+	}
 	argv := []string{"build", "--root", root, "--progress", "plain",
 		"--registry-mirror", ib.reg, "-f", c.Dockerfile, "-o", "type=oci,dest=" + out}
 	argv = append(argv, commonArgs(c, args)...)
@@ -239,4 +242,21 @@ func lastLines(out []byte, n int) string {
 		lines = append([]string{"..."}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// userCopy copies case c where user can read it (the checkout may be in a
+// directory only root can enter, as CI's is) and returns the copy.
+func userCopy(t *testing.T, c Case, user string) Case {
+	t.Helper()
+	dir := filepath.Join(testenv.UserDir(t, user), c.Name)
+	if out, err := exec.Command("cp", "-a", c.Dir, dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying case %s for %s: %v\n%s", c.Name, user, err, out)
+	}
+	if out, err := exec.Command("chown", "-R", user, dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown of case %s: %v\n%s", c.Name, err, out)
+	}
+	c.Dir = dir
+	c.Dockerfile = filepath.Join(dir, "Dockerfile")
+	c.Context = filepath.Join(dir, "context")
+	return c
 }

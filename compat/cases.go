@@ -96,8 +96,15 @@ func LoadCase(dir string) (Case, error) {
 	if _, err := os.Stat(c.Dockerfile); err != nil {
 		return c, fmt.Errorf("case %s: %w", c.Name, err)
 	}
-	if fi, err := os.Stat(c.Context); err != nil || !fi.IsDir() {
-		return c, fmt.Errorf("case %s: no context directory: %w", c.Name, fs.ErrNotExist)
+	fi, err := os.Stat(c.Context)
+	if errors.Is(err, fs.ErrNotExist) {
+		// git keeps no empty directory: a case whose context is empty
+		// comes without one in a fresh clone.
+		if err := os.Mkdir(c.Context, 0o755); err != nil {
+			return c, fmt.Errorf("case %s: creating its empty context: %w", c.Name, err)
+		}
+	} else if err != nil || !fi.IsDir() {
+		return c, fmt.Errorf("case %s: context is not a directory", c.Name)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "expect.json"))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -23,14 +23,20 @@ func TestCIExamplesRunLocally(t *testing.T) {
 	user := testenv.Unprivileged(t)
 	reg := testenv.Registry(t)
 	pushBases(t, reg)
-	script, err := filepath.Abs(filepath.Join(examplesDir, "ci", "run-local.sh"))
-	if err != nil {
-		t.Fatal(err)
+	// The user may not be able to enter the checkout (CI's is root's):
+	// run a copy of the examples.
+	udir := testenv.UserDir(t, user)
+	if out, err := exec.Command("cp", "-a", filepath.Join(examplesDir, "ci"), udir).CombinedOutput(); err != nil {
+		t.Fatalf("copying examples/ci: %v\n%s", err, out)
 	}
+	if out, err := exec.Command("chown", "-R", user, udir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	script := filepath.Join(udir, "ci", "run-local.sh")
 
 	cmd := exec.CommandContext(t.Context(), "bash", script)
 	cmd.Env = append(os.Environ(), "REGISTRY="+reg, "IBUILD="+testenv.Binary(t),
-		"IBUILD_FLAGS=--registry-mirror "+reg, "TMPDIR="+testenv.UserDir(t, user))
+		"IBUILD_FLAGS=--registry-mirror "+reg, "TMPDIR="+udir)
 	testenv.RunAs(t, user, cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
