@@ -91,24 +91,7 @@ func DiffTree(ctx context.Context, root string, before *Tree, tw *tar.Writer, op
 	if err := d.writeWhiteouts(gone["."]); err != nil {
 		return err
 	}
-	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if d.exclude[rel] {
-			if de.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	err := d.walk(ctx, root, func(p, rel string) error {
 		return d.treeEntry(p, rel, before, gone)
 	})
 	if err != nil {

@@ -37,24 +37,7 @@ func DiffUpper(ctx context.Context, upper string, tw *tar.Writer, opts DiffOptio
 		}
 		d.exclude[rel] = true
 	}
-	err := filepath.WalkDir(upper, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(upper, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if d.exclude[rel] {
-			if de.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	err := d.walk(ctx, upper, func(p, rel string) error {
 		if err := d.entry(p, rel); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
 		}
@@ -179,4 +162,29 @@ func (d *differ) flushPending() error {
 	}
 	d.pending = d.pending[:0]
 	return nil
+}
+
+// walk calls fn for every entry below root, parents first, with its path
+// relative to root, leaving out the excluded paths and what is below them.
+func (d *differ) walk(ctx context.Context, root string, fn func(p, rel string) error) error {
+	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.exclude[rel] {
+			if de.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		return fn(p, rel)
+	})
 }

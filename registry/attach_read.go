@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -81,15 +80,7 @@ func readAttestations(img v1.Image) ([]Attestation, error) {
 // has under ref (for the host's platform when ref names an index) and the
 // attestations stored with it; an image stored without any has none.
 func (s *ImageStore) Attestations(ref string) (v1.Hash, []Attestation, error) {
-	ii, err := layout.Path(s.Root).ImageIndex()
-	if err != nil {
-		return v1.Hash{}, nil, fmt.Errorf("reading image store %s: %w", s.Root, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return v1.Hash{}, nil, fmt.Errorf("reading image store %s: %w", s.Root, err)
-	}
-	d, err := s.resolve(im.Manifests, ref)
+	ii, d, err := s.find(ref)
 	if err != nil {
 		return v1.Hash{}, nil, err
 	}

@@ -52,15 +52,7 @@ func (s *ImageStore) Lookup(ref string) (Entry, error) {
 // and attestation manifests. The error wraps ErrNotFound when there is no
 // such entry, and says so when the entry is an image manifest.
 func (s *ImageStore) Index(ref string) (v1.ImageIndex, error) {
-	ii, err := layout.Path(s.Root).ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("reading image store %s: %w", s.Root, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading image store %s: %w", s.Root, err)
-	}
-	d, err := s.resolve(im.Manifests, ref)
+	ii, d, err := s.find(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -137,4 +129,18 @@ func preferred(found []v1.Descriptor) v1.Descriptor {
 		}
 	}
 	return best
+}
+
+// find opens the store's index and resolves ref to one of its entries.
+func (s *ImageStore) find(ref string) (v1.ImageIndex, v1.Descriptor, error) {
+	ii, err := layout.Path(s.Root).ImageIndex()
+	if err != nil {
+		return nil, v1.Descriptor{}, fmt.Errorf("reading image store %s: %w", s.Root, err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, v1.Descriptor{}, fmt.Errorf("reading image store %s: %w", s.Root, err)
+	}
+	d, err := s.resolve(im.Manifests, ref)
+	return ii, d, err
 }

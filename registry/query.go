@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
 // minIDPrefix is the shortest image ID prefix Image accepts, as short IDs
@@ -41,15 +40,7 @@ type StoredImage struct {
 // not there (see imageEntry). The error wraps ErrNotFound when there is no
 // such image.
 func (s *ImageStore) Image(ref string) (v1.Image, error) {
-	ii, err := layout.Path(s.Root).ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("reading image store %s: %w", s.Root, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading image store %s: %w", s.Root, err)
-	}
-	d, err := s.resolve(im.Manifests, ref)
+	ii, d, err := s.find(ref)
 	if err != nil {
 		return nil, err
 	}
