@@ -76,7 +76,8 @@ func (s *state) cleanupRun() {
 // runArgs turns the RUN line into argv, handling heredocs as BuildKit does: a
 // lone heredoc with a shebang runs as a script, a lone heredoc without one
 // runs in the shell, and heredocs inside a command line go to the shell.
-func (s *state) runArgs(c *instructions.RunCommand, work string) ([]string, []sandbox.Mount, error) {
+func (s *state) runArgs(c *instructions.RunCommand,
+	work string) ([]string, []sandbox.Mount, error) {
 	args := c.CmdLine
 	var mounts []sandbox.Mount
 	if len(c.Files) > 0 {

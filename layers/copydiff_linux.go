@@ -78,7 +78,8 @@ func Snapshot(root string) (*Tree, error) {
 // new and changed files (parents written when a child is), a replaced
 // directory as opaque, and whiteouts for what was deleted, each after the
 // directory it was deleted from, as BuildKit orders them.
-func DiffTree(ctx context.Context, root string, before *Tree, tw *tar.Writer, opts DiffOptions) error {
+func DiffTree(ctx context.Context, root string, before *Tree, tw *tar.Writer,
+	opts DiffOptions) error {
 	d := &differ{tw: tw, clamp: newClamp(opts.Epoch), exclude: map[string]bool{},
 		links: map[inode]string{}}
 	for _, e := range opts.Exclude {

@@ -13,7 +13,8 @@ import (
 // forEachChild calls fn for the index itself (child nil, raw its manifest)
 // after calling it for every image and nested index it lists, so that
 // children are written before what refers to them.
-func forEachChild(idx v1.ImageIndex, fn func(d v1.Hash, raw []byte, child mutate.Appendable) error) error {
+func forEachChild(idx v1.ImageIndex,
+	fn func(d v1.Hash, raw []byte, child mutate.Appendable) error) error {
 	im, err := idx.IndexManifest()
 	if err != nil {
 		return fmt.Errorf("reading the index: %w", err)

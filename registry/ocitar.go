@@ -86,7 +86,8 @@ func writeArtifactBlobs(ctx context.Context, tw *tar.Writer, a mutate.Appendable
 
 // writeImageBlobs adds the manifest, config and layer blobs of img under
 // blobs/sha256, each once.
-func writeImageBlobs(ctx context.Context, tw *tar.Writer, img v1.Image, seen map[v1.Hash]bool) error {
+func writeImageBlobs(ctx context.Context, tw *tar.Writer, img v1.Image,
+	seen map[v1.Hash]bool) error {
 	raw, err := img.RawManifest()
 	if err != nil {
 		return fmt.Errorf("reading the manifest: %w", err)

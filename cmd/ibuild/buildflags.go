@@ -40,42 +40,64 @@ type buildFlags struct {
 
 func (f *buildFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.file, "file", "f", "", "Dockerfile path (default CONTEXT/Dockerfile; - reads stdin)")
+	fl.StringVarP(&f.file, "file", "f", "",
+		"Dockerfile path (default CONTEXT/Dockerfile; - reads stdin)")
 	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name and optional tag of the image (repeatable)")
-	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE, or KEY to take it from the environment")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil,
+		"build-time variable KEY=VALUE, or KEY to take it from the environment")
 	fl.StringVar(&f.target, "target", "", "build this stage and the stages it needs")
 	fl.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE for the image (repeatable)")
-	fl.StringVar(&f.platform, "platform", "", "target platform os/arch[/variant] (default: this machine's)")
+	fl.StringVar(&f.platform, "platform", "",
+		"target platform os/arch[/variant] (default: this machine's)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
-	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil, "do not use the build cache for this stage (repeatable)")
-	fl.BoolVar(&f.debugCache, "debug-cache", false, "say why each step was not taken from the build cache")
+	fl.StringArrayVar(&f.noCacheFilter, "no-cache-filter", nil,
+		"do not use the build cache for this stage (repeatable)")
+	fl.BoolVar(&f.debugCache, "debug-cache", false,
+		"say why each step was not taken from the build cache")
 	fl.BoolVar(&f.pull, "pull", false, "always look up base images in their registry")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.StringVar(&f.metadataFile, "metadata-file", "", "write build results as JSON to this file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.BoolVar(&f.push, "push", false, "push the image to its registry (same as -o type=registry)")
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "output: type=oci,dest=DIR | type=oci,dest=F.tar,tar=true | type=docker,dest=F.tar | type=registry")
-	fl.StringArrayVar(&f.mirrors, "registry-mirror", nil, "registry HOST[:PORT] tried first for Docker Hub images (repeatable)")
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] reached over plain HTTP (repeatable)")
-	fl.StringArrayVar(&f.secret, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
-	fl.StringArrayVar(&f.ssh, "ssh", nil, "SSH agent for RUN --mount=type=ssh: default, or ID=SOCKET (repeatable)")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty, quiet, rawjson")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil,
+		"output: type=oci,dest=DIR | type=oci,dest=F.tar,tar=true | "+
+			"type=docker,dest=F.tar | type=registry")
+	fl.StringArrayVar(&f.mirrors, "registry-mirror", nil,
+		"registry HOST[:PORT] tried first for Docker Hub images (repeatable)")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil,
+		"registry HOST[:PORT] reached over plain HTTP (repeatable)")
+	fl.StringArrayVar(&f.secret, "secret", nil,
+		"secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR")
+	fl.StringArrayVar(&f.ssh, "ssh", nil,
+		"SSH agent for RUN --mount=type=ssh: default, or ID=SOCKET (repeatable)")
+	fl.StringVar(&f.progress, "progress", "auto",
+		"progress output: auto, plain, tty, quiet, rawjson")
 	fl.StringVar(&f.network, "network", "host", "network of RUN steps: host or none")
 	fl.StringVar(&f.root, "root", "", "store directory (default "+defaultRoot()+")")
-	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd, estargz, uncompressed")
+	fl.StringVar(&f.compression, "compression", "gzip",
+		"layer compression: gzip, zstd, estargz, uncompressed")
 	fl.StringVar(&f.format, "format", "oci", "image format: oci or docker (media types)")
-	fl.StringArrayVar(&f.annotations, "annotation", nil, "annotation [manifest:|index:]KEY=VALUE (repeatable)")
-	fl.BoolVar(&f.squash, "squash", false, "merge the layers the build made into one layer on the base image")
-	fl.BoolVar(&f.squashAll, "squash-all", false, "merge all layers, the base image's too, into one")
-	fl.IntVar(&f.compressionLevel, "compression-level", 0, "compression level (0: the default of the compression)")
-	fl.StringVar(&f.timestamp, "timestamp", "", "pin timestamps to this Unix time (default $SOURCE_DATE_EPOCH)")
+	fl.StringArrayVar(&f.annotations, "annotation", nil,
+		"annotation [manifest:|index:]KEY=VALUE (repeatable)")
+	fl.BoolVar(&f.squash, "squash", false,
+		"merge the layers the build made into one layer on the base image")
+	fl.BoolVar(&f.squashAll, "squash-all", false,
+		"merge all layers, the base image's too, into one")
+	fl.IntVar(&f.compressionLevel, "compression-level", 0,
+		"compression level (0: the default of the compression)")
+	fl.StringVar(&f.timestamp, "timestamp", "",
+		"pin timestamps to this Unix time (default $SOURCE_DATE_EPOCH)")
 	fl.StringVar(&f.sbom, "sbom", "", "attach an SBOM: --sbom (SPDX 2.3 JSON) or --sbom=cyclonedx")
 	fl.Lookup("sbom").NoOptDefVal = "spdx"
-	fl.StringVar(&f.provenance, "provenance", "", "attach SLSA v1 provenance: --provenance or --provenance=mode=max")
+	fl.StringVar(&f.provenance, "provenance", "",
+		"attach SLSA v1 provenance: --provenance or --provenance=mode=max")
 	fl.Lookup("provenance").NoOptDefVal = "true"
-	fl.StringArrayVar(&f.attest, "attest", nil, "attestation: type=sbom[,format=cyclonedx] or type=provenance (repeatable)")
-	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "registry cache to use: type=registry,ref=REF (repeatable)")
-	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "registry cache to write: type=registry,ref=REF[,mode=min|max] (repeatable)")
+	fl.StringArrayVar(&f.attest, "attest", nil,
+		"attestation: type=sbom[,format=cyclonedx] or type=provenance (repeatable)")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil,
+		"registry cache to use: type=registry,ref=REF (repeatable)")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil,
+		"registry cache to write: type=registry,ref=REF[,mode=min|max] (repeatable)")
 }
 
 // options turns the flags into builder options.
@@ -85,7 +107,8 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 		Pull: f.pull, Network: f.network, Root: f.storeRoot(),
 		Compression: layers.Compression(f.compression)}
 	var err error
-	if o.Dockerfile, o.DockerfileName, o.DockerfilePath, err = f.readDockerfile(contextDir, stdin); err != nil {
+	o.Dockerfile, o.DockerfileName, o.DockerfilePath, err = f.readDockerfile(contextDir, stdin)
+	if err != nil {
 		return o, err
 	}
 	if o.BuildArgs, err = keyValues(f.buildArgs, "--build-arg", true); err != nil {
@@ -121,7 +144,8 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 	switch o.Compression {
 	case layers.Gzip, layers.Zstd, layers.Uncompressed, layers.Estargz:
 	default:
-		return o, usageError{fmt.Errorf("--compression %q: use gzip, zstd, estargz or uncompressed", f.compression)}
+		return o, usageError{fmt.Errorf("--compression %q: use gzip, zstd, estargz or "+
+			"uncompressed", f.compression)}
 	}
 	o.Registry = f.registryOptions()
 	if err := f.cacheOptions(&o); err != nil {
@@ -145,7 +169,8 @@ func (f *buildFlags) storeRoot() string {
 	return defaultRoot()
 }
 
-func (f *buildFlags) readDockerfile(contextDir string, stdin io.Reader) ([]byte, string, string, error) {
+func (f *buildFlags) readDockerfile(contextDir string,
+	stdin io.Reader) ([]byte, string, string, error) {
 	if f.file == "-" {
 		b, err := io.ReadAll(stdin)
 		if err != nil {
