@@ -51,7 +51,7 @@ func (s *state) unpackAll(ctx context.Context) ([]string, error) {
 		wg.Add(1)
 		go func(l *layerRef) {
 			defer wg.Done()
-			dir, err := s.b.store.Unpack(ctx, withDownloadProgress(l.layer, s.step))
+			dir, err := s.b.store.Unpack(ctx, withDownloadProgress(l.layer, s.step, s.b.store))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && first == nil {
