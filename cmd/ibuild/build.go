@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ibuild/ibuild/builder"
+	"github.com/ibuild/ibuild/registry"
 )
 
 // runBuild is `ibuild build`: build, store, export, push, report.
@@ -27,6 +28,9 @@ func runBuild(cmd *cobra.Command, a *app, f *buildFlags, contextDir string) erro
 	}
 	outputs, err := parseOutputs(f.outputs)
 	if err != nil {
+		return err
+	}
+	if err := checkTags(f.tags, f.push, outputs); err != nil {
 		return err
 	}
 	// Enter first: the copy of ibuild in the namespaces reads the
@@ -224,6 +228,23 @@ func (f *buildFlags) writeResults(img partial.Describable, digest, cfgName v1.Ha
 	}
 	if err := os.WriteFile(f.metadataFile, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing --metadata-file: %w", err)
+	}
+	return nil
+}
+
+// checkTags refuses, before anything is built, names that cannot be tags
+// and a push with no name to push to.
+func checkTags(tags []string, push bool, outputs []builder.Output) error {
+	for _, t := range tags {
+		if _, err := registry.NormalizeTag(t); err != nil {
+			return usageError{fmt.Errorf("-t %q: %w\nSee 'ibuild --help'.", t, err)}
+		}
+	}
+	for _, o := range outputs {
+		push = push || o.Type == "registry" || o.Type == "image"
+	}
+	if push && len(tags) == 0 {
+		return usageError{fmt.Errorf("pushing needs a name: give one with -t\nSee 'ibuild --help'.")}
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ func TestUsageErrors(t *testing.T) {
 		{"bad progress", []string{"--progress=fancy", "."}, []string{"use auto, plain"}},
 		{"not a context", []string{"./nowhere"}, []string{"is not a directory", "--help"}},
 		{"unknown shell", []string{"completion", "tcsh"}, []string{`unknown shell "tcsh"`}},
+		{"context forgotten", []string{"-t", "app"}, []string{"missing the build context"}},
+		{"bad tag before building", []string{"-t", "Bad:Tag!", "."}, []string{`-t "Bad:Tag!"`}},
+		{"push without a name", []string{"--push", "."}, []string{"pushing needs a name"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { c.fails(2, tc.want, tc.args...) })
