@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -83,3 +84,7 @@ func copyFile(src, dst string, perm fs.FileMode) error {
 	}
 	return out.Close()
 }
+
+// isCrossDevice reports a hard link refused because the two paths are on
+// different file systems.
+func isCrossDevice(err error) bool { return errors.Is(err, syscall.EXDEV) }

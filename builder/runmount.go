@@ -75,9 +75,6 @@ func (s *state) onRelease(f func()) { s.release = append(s.release, f) }
 // bindMount mounts a path of the context or of another stage, read-only
 // unless rw is given; a rw mount gets a private copy so that nothing the
 // step writes there reaches the source.
-//
-// TODO: a bind mount of the context shows the files .dockerignore hides,
-// which BuildKit's context transfer leaves out.
 func (s *state) bindMount(ctx context.Context, m *instructions.Mount,
 	target string) (sandbox.Mount, error) {
 	var root string
@@ -98,7 +95,14 @@ func (s *state) bindMount(ctx context.Context, m *instructions.Mount,
 	if err != nil {
 		return sandbox.Mount{}, fmt.Errorf("bind source %s: %w", m.Source, err)
 	}
-	if !m.ReadOnly {
+	if m.From == "" {
+		// The context as the build sees it, .dockerignore applied; a rw
+		// mount gets a private copy so that nothing the step writes there
+		// reaches the context.
+		if src, err = s.contextView(src, !m.ReadOnly); err != nil {
+			return sandbox.Mount{}, err
+		}
+	} else if !m.ReadOnly {
 		// TODO: a rw bind mount of a large tree copies it; an overlay would not.
 		cp, err := os.MkdirTemp(filepath.Join(s.b.opts.Root, "tmp"), "bind-")
 		if err != nil {
