@@ -45,6 +45,7 @@ func (s *state) initBase(ctx context.Context, step *stepReport) error {
 			return fmt.Errorf("reading base image %s: %w", sr.base, err)
 		}
 		s.baseLayers = len(s.layers)
+		s.checkBasePlatform()
 	}
 	if _, ok := envList(s.cfg.Config.Env).Get("PATH"); !ok {
 		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
@@ -151,4 +152,22 @@ func platformMatches(img v1.Image, p v1.Platform) (bool, error) {
 		return false, err
 	}
 	return cf.OS == p.OS && cf.Architecture == p.Architecture, nil
+}
+
+// checkBasePlatform warns, as BuildKit does, when the base image is for
+// another platform than the stage (a single-platform image cannot be
+// chosen by platform), and records the stage's platform in the config:
+// the image is the stage's platform's, whatever its base said.
+func (s *state) checkBasePlatform() {
+	p := s.stage.platform
+	if s.cfg.OS != p.OS || s.cfg.Architecture != p.Architecture ||
+		(p.Variant != "" && s.cfg.Variant != "" && s.cfg.Variant != p.Variant) {
+		got := v1.Platform{OS: s.cfg.OS, Architecture: s.cfg.Architecture, Variant: s.cfg.Variant}
+		s.b.warn(fmt.Sprintf("InvalidBaseImagePlatform: base image %s was pulled with platform %q, "+
+			"expected %q for the stage", s.stage.base, platformString(got), platformString(p)))
+	}
+	s.cfg.OS, s.cfg.Architecture = p.OS, p.Architecture
+	if p.Variant != "" {
+		s.cfg.Variant = p.Variant
+	}
 }

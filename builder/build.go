@@ -75,6 +75,12 @@ type Options struct {
 	// (--ssh ID=SOCKET; "default" is the id a mount uses when it names none).
 	SSH map[string]string
 
+	// labelPlatform puts the platform in step names, for builds of several
+	// platforms (set by BuildPlatforms).
+	labelPlatform bool
+	// reporter, when set, numbers the steps of several builds as one.
+	reporter *reporter
+
 	// Progress receives build events; nil discards them.
 	Progress func(Event)
 }

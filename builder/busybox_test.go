@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ibuild/ibuild/internal/testenv"
+	"github.com/ibuild/ibuild/registry"
 )
 
 // The registry that serves busybox to this package's tests, started once.
@@ -37,4 +38,9 @@ func withBusybox(t *testing.T, more func(*Options)) func(*Options) {
 			more(o)
 		}
 	}
+}
+
+// registryWithBusybox returns registry options that find busybox.
+func registryWithBusybox(t *testing.T) registry.Options {
+	return registry.Options{Mirrors: []string{busyboxMirror(t)}}
 }

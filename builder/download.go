@@ -24,6 +24,11 @@ func withDownloadProgress(l v1.Layer, step *stepReport, store *layers.Store) v1.
 	if step == nil {
 		return l
 	}
+	if d, err := l.Digest(); err == nil && store != nil {
+		if _, err := os.Stat(store.BlobPath(d)); err == nil {
+			return l // read from the store: nothing to download or keep
+		}
+	}
 	pl, err := partial.CompressedToLayer(&countedLayer{Layer: l, step: step, store: store})
 	if err != nil {
 		return l

@@ -130,6 +130,16 @@ func (s *state) stepName(text string) string {
 	} else if len(s.b.stages) > 1 {
 		prefix = fmt.Sprintf("stage-%d %s", s.stage.index, prefix)
 	}
+	if s.b.opts.labelPlatform {
+		// BuildKit's label: the target platform, "build->target" for a
+		// stage that runs on another platform than the one it builds for.
+		label := platformString(*s.b.opts.Platform)
+		if p := s.stage.platform; p.OS != s.b.opts.Platform.OS ||
+			p.Architecture != s.b.opts.Platform.Architecture {
+			label = platformString(p) + "->" + s.b.opts.Platform.Architecture
+		}
+		prefix = label + " " + prefix
+	}
 	return "[" + prefix + "] " + firstLine(text)
 }
 

@@ -187,3 +187,30 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("same input, different digests: %v", digests)
 	}
 }
+
+// TestBasePlatformMismatch checks a base image that exists for one platform
+// only, built for another: BuildKit's warning, and the stage's platform in
+// the config.
+func TestBasePlatformMismatch(t *testing.T) {
+	other := v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
+	if hostPlatform().Architecture == "arm64" {
+		other = v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	res, err := Build(context.Background(), Options{ContextDir: t.TempDir(), Root: t.TempDir(),
+		Dockerfile: []byte("FROM busybox\nENV A=1\n"), Platform: &other,
+		Registry: registryWithBusybox(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := res.Image.ConfigFile()
+	if cf.Architecture != other.Architecture {
+		t.Errorf("config architecture %s, want %s", cf.Architecture, other.Architecture)
+	}
+	found := false
+	for _, w := range res.Warnings {
+		found = found || strings.Contains(w, "InvalidBaseImagePlatform")
+	}
+	if !found {
+		t.Errorf("no platform warning in %q", res.Warnings)
+	}
+}

@@ -90,7 +90,7 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 	}
 	b := &build{
 		opts: opts, df: df, outer: ctx, store: store, images: images,
-		rep:          &reporter{fn: opts.Progress},
+		rep:          opts.reporter,
 		lex:          shell.NewLex(df.escape),
 		declaredOnly: map[string]bool{},
 		mounts:       &mountSet{tmp: tmp},
@@ -107,6 +107,9 @@ func newBuild(ctx context.Context, opts Options, df *dockerfile) (*build, error)
 					"100000-165535 --add-subgids 100000-165535 USER")
 			})
 		}
+	}
+	if b.rep == nil {
+		b.rep = &reporter{fn: opts.Progress}
 	}
 	b.context = newBuildContext(opts.ContextDir, opts.DockerfilePath, opts.DockerfileName)
 	if b.global, err = b.resolveMetaArgs(); err != nil {

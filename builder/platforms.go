@@ -23,6 +23,7 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 		}
 		return Build(ctx, opts)
 	}
+	rep := &reporter{fn: opts.Progress}
 	var (
 		adds     []mutate.IndexAddendum
 		atts     []mutate.IndexAddendum
@@ -33,6 +34,7 @@ func BuildPlatforms(ctx context.Context, opts Options, platforms []v1.Platform) 
 		p := platforms[i]
 		o := opts
 		o.Platform = &p
+		o.labelPlatform, o.reporter = true, rep
 		res, err := Build(ctx, o)
 		if err != nil {
 			return nil, fmt.Errorf("building for %s: %w", platformString(p), err)

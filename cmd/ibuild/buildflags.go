@@ -107,10 +107,6 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 		Pull: f.pull, Network: f.network, Root: f.storeRoot(),
 		Compression: layers.Compression(f.compression)}
 	var err error
-	o.Dockerfile, o.DockerfileName, o.DockerfilePath, err = f.readDockerfile(contextDir, stdin)
-	if err != nil {
-		return o, err
-	}
 	if o.BuildArgs, err = keyValues(f.buildArgs, "--build-arg", true); err != nil {
 		return o, err
 	}
@@ -155,6 +151,11 @@ func (f *buildFlags) options(contextDir string, stdin io.Reader) (builder.Option
 		return o, usageError{err}
 	}
 	o.Attest.Names, o.Attest.Version = f.tags, version
+	// The Dockerfile last: a wrong flag is reported before a missing file.
+	o.Dockerfile, o.DockerfileName, o.DockerfilePath, err = f.readDockerfile(contextDir, stdin)
+	if err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -299,6 +300,9 @@ func (f *buildFlags) platforms() ([]v1.Platform, error) {
 		if err != nil || p.OS == "" || p.Architecture == "" {
 			return nil, usageError{fmt.Errorf("--platform %q: give os/arch[/variant][,…]", f.platform)}
 		}
+		if err := checkPlatform(*p); err != nil {
+			return nil, usageError{fmt.Errorf("--platform %q: %w", f.platform, err)}
+		}
 		out = append(out, *p)
 	}
 	return out, nil
@@ -310,6 +314,10 @@ func (f *buildFlags) imageOptions(o *builder.Options) error {
 	switch f.format {
 	case builder.FormatOCI, builder.FormatDocker:
 		o.Format = f.format
+		if f.format == builder.FormatDocker && f.compression == string(layers.Zstd) {
+			return usageError{fmt.Errorf("--format docker cannot hold zstd layers: " +
+				"use --compression gzip, or --format oci")}
+		}
 	default:
 		return usageError{fmt.Errorf("--format %q: use oci or docker", f.format)}
 	}
@@ -360,4 +368,51 @@ func (f *buildFlags) cacheOptions(o *builder.Options) error {
 		o.CacheTo = append(o.CacheTo, c)
 	}
 	return nil
+}
+
+// knownArchs are the architectures Go and the OCI spec name.
+var knownArchs = []string{"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64",
+	"mips64le", "mips64", "mipsle", "mips", "loong64", "ppc64", "wasm"}
+
+// checkPlatform refuses platforms ibuild cannot build: an OS other than
+// linux, or an architecture with no name in the OCI spec (a typo, usually).
+func checkPlatform(p v1.Platform) error {
+	if p.OS != "linux" {
+		return fmt.Errorf("ibuild builds linux images only, not %s", p.OS)
+	}
+	best, dist := "", 3
+	for _, a := range knownArchs {
+		if a == p.Architecture {
+			return nil
+		}
+		if d := editDistance(a, p.Architecture); d < dist {
+			best, dist = a, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown architecture %q (did you mean %s?)", p.Architecture, best)
+	}
+	return fmt.Errorf("unknown architecture %q (known: %s)", p.Architecture,
+		strings.Join(knownArchs, ", "))
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

@@ -32,6 +32,11 @@ func TestUsageErrors(t *testing.T) {
 		{"context forgotten", []string{"-t", "app"}, []string{"missing the build context"}},
 		{"bad tag before building", []string{"-t", "Bad:Tag!", "."}, []string{`-t "Bad:Tag!"`}},
 		{"push without a name", []string{"--push", "."}, []string{"pushing needs a name"}},
+		{"platform typo", []string{"--platform", "linux/amd63", "."},
+			[]string{`unknown architecture "amd63" (did you mean amd64?)`}},
+		{"not linux", []string{"--platform", "windows/amd64", "."}, []string{"linux images only"}},
+		{"docker format and zstd", []string{"--format", "docker", "--compression", "zstd", "."},
+			[]string{"--format docker cannot hold zstd"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { c.fails(2, tc.want, tc.args...) })
