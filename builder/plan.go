@@ -255,6 +255,21 @@ func (b *build) target() (*stageRun, error) {
 			names = append(names, sr.name)
 		}
 	}
-	return nil, fmt.Errorf("target stage %q not found (stages: %s)", b.opts.Target,
-		strings.Join(names, ", "))
+	list := "the stages have no names: name them with FROM … AS NAME"
+	if len(names) > 0 {
+		list = "stages: " + strings.Join(names, ", ")
+	}
+	return nil, &TargetError{Target: b.opts.Target,
+		Err: fmt.Errorf("target stage %q not found (%s)", b.opts.Target, list)}
 }
+
+// TargetError is a --target that names no stage of the Dockerfile.
+type TargetError struct {
+	Target string
+	Err    error
+}
+
+func (e *TargetError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *TargetError) Unwrap() error { return e.Err }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -63,6 +64,10 @@ func runBuild(cmd *cobra.Command, a *app, f *buildFlags, contextDir string) erro
 	res, err := builder.BuildPlatforms(cmd.Context(), opts, platforms)
 	if err != nil {
 		pr.finish(nil)
+		var te *builder.TargetError
+		if errors.As(err, &te) {
+			return usageError{fmt.Errorf("--target %s: %w\nSee 'ibuild --help'.", te.Target, te.Err)}
+		}
 		return &sourceError{err: err, name: opts.DockerfileName, src: opts.Dockerfile}
 	}
 	digest, err := exportImage(cmd.Context(), pr, res.Image, builder.ExportOptions{

@@ -35,6 +35,7 @@ func TestUsageErrors(t *testing.T) {
 		{"platform typo", []string{"--platform", "linux/amd63", "."},
 			[]string{`unknown architecture "amd63" (did you mean amd64?)`}},
 		{"not linux", []string{"--platform", "windows/amd64", "."}, []string{"linux images only"}},
+		{"tag with a bad name", []string{"tag", "x", "Bad Name"}, []string{"not a valid name"}},
 		{"docker format and zstd", []string{"--format", "docker", "--compression", "zstd", "."},
 			[]string{"--format docker cannot hold zstd"}},
 	}
@@ -44,6 +45,8 @@ func TestUsageErrors(t *testing.T) {
 	ctx := c.context(map[string]string{"Dockerfile": "FROM scratch\nCOPY missing /x\n"})
 	c.fails(1, []string{"Dockerfile:2", "COPY missing /x", "^^^^^^^", "not found"},
 		"--root", t.TempDir(), "--progress=plain", ctx)
+	c.fails(2, []string{`target stage "nope" not found`, "stages have no names"},
+		"--root", t.TempDir(), "--target", "nope", ctx)
 }
 
 // TestErrorsEndToEnd checks whole error reports of failed builds against

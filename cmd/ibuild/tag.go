@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/ibuild/ibuild/registry"
 )
 
 func newTagCommand(a *app) *cobra.Command {
@@ -22,6 +26,10 @@ func newTagCommand(a *app) *cobra.Command {
 				return err
 			}
 			defer done()
+			if _, err := registry.NormalizeTag(args[1]); err != nil {
+				return usageError{fmt.Errorf("%q is not a valid name: %w\nSee '%s --help'.",
+					args[1], err, cmd.CommandPath())}
+			}
 			if _, err := findImage(st, args[0]); err != nil {
 				return err
 			}
