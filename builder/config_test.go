@@ -197,3 +197,14 @@ func TestHealthcheckStartInterval(t *testing.T) {
 		t.Errorf("Interval = %v", cf.Config.Healthcheck.Interval)
 	}
 }
+
+// TestCopyFromTypoHint checks that a COPY --from that names no stage and no
+// pullable image says which stages there are.
+func TestCopyFromTypoHint(t *testing.T) {
+	reg := busyboxMirror(t)
+	_, err := buildImage(t, t.TempDir(), "FROM busybox AS builder\nRUN echo x > /x\n"+
+		"FROM scratch\nCOPY --from="+reg+"/bulder /x /x\n", withBusybox(t, nil))
+	if err == nil || !strings.Contains(err.Error(), "is not a stage of this Dockerfile either; stages: builder") {
+		t.Errorf("error %v lacks the stage hint", err)
+	}
+}

@@ -155,11 +155,28 @@ func (s *state) fromRoot(ctx context.Context, from string) (string, error) {
 	}
 	img, err := s.b.baseImage(ctx, from, s.stage.platform, s.step)
 	if err != nil {
-		return "", err
+		return "", s.b.stageHint(from, err)
 	}
 	other := &state{b: s.b, stage: s.stage}
 	if err := other.fromImage(img); err != nil {
 		return "", err
 	}
 	return other.rootfs(ctx)
+}
+
+// stageHint adds to the error of pulling from as an image that no stage
+// has that name, with the stages there are, since a typo in a stage name
+// is the usual cause.
+func (b *build) stageHint(from string, err error) error {
+	var names []string
+	for _, sr := range b.stages {
+		if sr.name != "" {
+			names = append(names, sr.name)
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%q is not a stage of this Dockerfile either; stages: %s)", err, from,
+		strings.Join(names, ", "))
 }
