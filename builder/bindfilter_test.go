@@ -34,7 +34,8 @@ func TestBindMountHonoursDockerignore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
 		t.Errorf("a write to a rw bind mount reached the context")
 	}
-	_, err := buildImage(t, dir, "FROM busybox\nRUN --mount=type=bind,source=secret.txt,target=/s cat /s\n",
+	_, err := buildImage(t, dir,
+		"FROM busybox\nRUN --mount=type=bind,source=secret.txt,target=/s cat /s\n",
 		withBusybox(t, nil))
 	if err == nil || !strings.Contains(err.Error(), "excluded by .dockerignore") {
 		t.Errorf("mount of an excluded file: %v", err)

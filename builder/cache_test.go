@@ -50,25 +50,11 @@ func (r *cacheRig) build(tweak func(*Options)) (v1.Hash, []cachedStep) {
 
 func (r *cacheRig) buildImage(tweak func(*Options)) (v1.Hash, []cachedStep, v1.Image) {
 	r.t.Helper()
-	var mu sync.Mutex
-	var steps []cachedStep
-	byNum := map[int]int{}
+	rec := &stepRecorder{byNum: map[int]int{}}
 	opts := Options{
 		ContextDir: r.dir, Dockerfile: []byte(r.dockerfile),
 		DockerfilePath: filepath.Join(r.dir, "Dockerfile"), Root: r.root,
-		Progress: func(e Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch e.Kind {
-			case StepStarted:
-				byNum[e.Step] = len(steps)
-				steps = append(steps, cachedStep{name: e.Name})
-			case StepStatus:
-				steps[byNum[e.Step]].status = append(steps[byNum[e.Step]].status, e.Name)
-			case StepDone:
-				steps[byNum[e.Step]].cached = e.Cached
-			}
-		},
+		Progress: rec.event,
 	}
 	if r.base != nil {
 		r.base(&opts)
@@ -86,7 +72,29 @@ func (r *cacheRig) buildImage(tweak func(*Options)) (v1.Hash, []cachedStep, v1.I
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return d, steps, res.Image
+	return d, rec.steps, res.Image
+}
+
+// stepRecorder collects the steps of a build from its progress events.
+type stepRecorder struct {
+	mu    sync.Mutex
+	steps []cachedStep
+	byNum map[int]int
+}
+
+func (r *stepRecorder) event(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Kind {
+	case StepStarted:
+		r.byNum[e.Step] = len(r.steps)
+		r.steps = append(r.steps, cachedStep{name: e.Name})
+	case StepStatus:
+		i := r.byNum[e.Step]
+		r.steps[i].status = append(r.steps[i].status, e.Name)
+	case StepDone:
+		r.steps[r.byNum[e.Step]].cached = e.Cached
+	}
 }
 
 // pattern is one letter per step: C cached, R rebuilt.

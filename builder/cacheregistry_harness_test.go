@@ -35,23 +35,9 @@ func newCacheRunner(t *testing.T, files []ctxFile) *cacheRunner {
 // instruction steps, the FROM step left out.
 func (r *cacheRunner) build(dockerfile string, tweak func(*Options)) (*Result, []cachedStep) {
 	r.t.Helper()
-	var mu sync.Mutex
-	var steps []cachedStep
-	byNum := map[int]int{}
+	rec := &stepRecorder{byNum: map[int]int{}}
 	opts := Options{ContextDir: r.dir, Dockerfile: []byte(dockerfile), Root: r.root,
-		Progress: func(e Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch e.Kind {
-			case StepStarted:
-				byNum[e.Step] = len(steps)
-				steps = append(steps, cachedStep{name: e.Name})
-			case StepStatus:
-				steps[byNum[e.Step]].status = append(steps[byNum[e.Step]].status, e.Name)
-			case StepDone:
-				steps[byNum[e.Step]].cached = e.Cached
-			}
-		}}
+		Progress: rec.event}
 	withBusybox(r.t, nil)(&opts)
 	opts.Registry.Transport = r.reqs
 	if tweak != nil {
@@ -62,7 +48,7 @@ func (r *cacheRunner) build(dockerfile string, tweak func(*Options)) (*Result, [
 		r.t.Fatalf("build in %s: %v", r.root, err)
 	}
 	var out []cachedStep
-	for _, s := range steps {
+	for _, s := range rec.steps {
 		if !strings.Contains(s.name, "] FROM ") {
 			out = append(out, s)
 		}

@@ -67,7 +67,8 @@ func TestConfigInstructions(t *testing.T) {
 		{"shell changes later shell forms", "FROM scratch\nSHELL [\"/bin/bash\", \"-ec\"]\nCMD make\n",
 			v1.Config{Env: []string{pathEnv}, WorkingDir: "/", ArgsEscaped: true,
 				Shell: []string{"/bin/bash", "-ec"}, Cmd: []string{"/bin/bash", "-ec", "make"}}},
-		{"user volume stopsignal", "FROM scratch\nUSER 1000:1000\nVOLUME /data /logs\nVOLUME [\"/x\", \"/y\"]\nSTOPSIGNAL SIGQUIT\n",
+		{"user volume stopsignal", "FROM scratch\nUSER 1000:1000\nVOLUME /data /logs\n" +
+			"VOLUME [\"/x\", \"/y\"]\nSTOPSIGNAL SIGQUIT\n",
 			v1.Config{Env: []string{pathEnv}, WorkingDir: "/", User: "1000:1000",
 				StopSignal: "SIGQUIT", Volumes: map[string]struct{}{
 					"/data": {}, "/logs": {}, "/x": {}, "/y": {}}}},
@@ -76,7 +77,8 @@ func TestConfigInstructions(t *testing.T) {
 		{"workdir expands env", "FROM scratch\nENV D=/srv\nWORKDIR $D/app\n",
 			v1.Config{Env: []string{pathEnv, "D=/srv"}, WorkingDir: "/srv/app"}},
 		{"healthcheck with options",
-			"FROM scratch\nHEALTHCHECK --interval=5s --timeout=3s --start-period=1s --retries=4 CMD curl -f http://x/\n",
+			"FROM scratch\nHEALTHCHECK --interval=5s --timeout=3s --start-period=1s " +
+				"--retries=4 CMD curl -f http://x/\n",
 			v1.Config{Env: []string{pathEnv}, WorkingDir: "/", Healthcheck: &v1.HealthConfig{
 				Test:     []string{"CMD-SHELL", "curl -f http://x/"},
 				Interval: 5 * time.Second, Timeout: 3 * time.Second,
@@ -144,8 +146,10 @@ func TestConfigHistory(t *testing.T) {
 // TestConfigErrors checks that bad instructions fail with the line named.
 func TestConfigErrors(t *testing.T) {
 	tests := []struct{ name, df, want string }{
-		{"bad signal", "FROM scratch\nSTOPSIGNAL NOPE\n", "Dockerfile:2: STOPSIGNAL NOPE: invalid signal: NOPE"},
-		{"bad port", "FROM scratch\n\nEXPOSE 80/xyz\n", `Dockerfile:3: EXPOSE 80/xyz: invalid port "80/xyz": unknown protocol "xyz"`},
+		{"bad signal", "FROM scratch\nSTOPSIGNAL NOPE\n",
+			"Dockerfile:2: STOPSIGNAL NOPE: invalid signal: NOPE"},
+		{"bad port", "FROM scratch\n\nEXPOSE 80/xyz\n",
+			`Dockerfile:3: EXPOSE 80/xyz: invalid port "80/xyz": unknown protocol "xyz"`},
 		{"unknown instruction", "FROM scratch\nFROBNICATE x\n", "Dockerfile:2"},
 		{"no from", "ENV A=1\n", "Dockerfile:1"},
 		{"missing target", "FROM scratch AS a\n", `target stage "nope" not found`},
@@ -204,7 +208,8 @@ func TestCopyFromTypoHint(t *testing.T) {
 	reg := busyboxMirror(t)
 	_, err := buildImage(t, t.TempDir(), "FROM busybox AS builder\nRUN echo x > /x\n"+
 		"FROM scratch\nCOPY --from="+reg+"/bulder /x /x\n", withBusybox(t, nil))
-	if err == nil || !strings.Contains(err.Error(), "is not a stage of this Dockerfile either; stages: builder") {
+	hint := "is not a stage of this Dockerfile either; stages: builder"
+	if err == nil || !strings.Contains(err.Error(), hint) {
 		t.Errorf("error %v lacks the stage hint", err)
 	}
 }

@@ -48,7 +48,8 @@ func TestSquash(t *testing.T) {
 		layers int
 	}{{SquashNew, 2}, {SquashAll, 1}} {
 		t.Run(tt.mode, func(t *testing.T) {
-			img, err := buildImage(t, t.TempDir(), df, withBusybox(t, func(o *Options) { o.Squash = tt.mode }))
+			squash := withBusybox(t, func(o *Options) { o.Squash = tt.mode })
+			img, err := buildImage(t, t.TempDir(), df, squash)
 			if err != nil {
 				t.Fatal(err)
 			}

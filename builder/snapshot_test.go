@@ -14,8 +14,10 @@ func TestCopySnapshotterMatchesOverlay(t *testing.T) {
 		"RUN mkdir -p /data/keep /data/drop && echo 1 > /data/keep/f1 && echo 2 > /data/keep/f2 && " +
 		"echo 3 > /data/keep/f3 && echo d > /data/drop/d\n" +
 		"RUN rm -r /data/drop /bin/ls && echo changed > /data/keep/f1 && chmod 600 /data/keep/f2 && " +
-		"ln /data/keep/f3 /data/keep/f3.hard && ln -s f1 /data/keep/f1.sym && chown 1000:1000 /data/keep/f2\n" +
-		"RUN rm -rf /data/keep && mkdir /data/keep && echo new > /data/keep/only && touch /etc/hosts.allow\n"
+		"ln /data/keep/f3 /data/keep/f3.hard && ln -s f1 /data/keep/f1.sym && " +
+		"chown 1000:1000 /data/keep/f2\n" +
+		"RUN rm -rf /data/keep && mkdir /data/keep && echo new > /data/keep/only && " +
+		"touch /etc/hosts.allow\n"
 	digests := map[string]string{}
 	for _, mode := range []string{"overlay", "copy"} {
 		t.Run(mode, func(t *testing.T) {

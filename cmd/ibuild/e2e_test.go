@@ -30,10 +30,11 @@ func TestHelloExample(t *testing.T) {
 	}
 	files := flatten(t, img)
 	want := map[string]fileEntry{
-		"hello.txt":     {Type: '0', Mode: 0o644, Data: "Hello from ibuild!\n"},
-		"app":           {Type: '5', Mode: 0o755},
-		"app/bin":       {Type: '5', Mode: 0o755, UID: 1000, GID: 1000},
-		"app/bin/hello": {Type: '0', Mode: 0o755, UID: 1000, GID: 1000, Data: "#!/bin/sh\ncat /hello.txt\n"},
+		"hello.txt": {Type: '0', Mode: 0o644, Data: "Hello from ibuild!\n"},
+		"app":       {Type: '5', Mode: 0o755},
+		"app/bin":   {Type: '5', Mode: 0o755, UID: 1000, GID: 1000},
+		"app/bin/hello": {Type: '0', Mode: 0o755, UID: 1000, GID: 1000,
+			Data: "#!/bin/sh\ncat /hello.txt\n"},
 	}
 	if diff := cmp.Diff(want, files); diff != "" {
 		t.Errorf("file tree (-want +got):\n%s", diff)
@@ -43,7 +44,8 @@ func TestHelloExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cf.Config
-	if diff := cmp.Diff([]string{"PATH=" + defaultPathForTest, "GREETING=Hello from ibuild"}, c.Env); diff != "" {
+	wantEnv := []string{"PATH=" + defaultPathForTest, "GREETING=Hello from ibuild"}
+	if diff := cmp.Diff(wantEnv, c.Env); diff != "" {
 		t.Errorf("Env (-want +got):\n%s", diff)
 	}
 	if c.WorkingDir != "/app" || strings.Join(c.Cmd, " ") != "/app/bin/hello" {

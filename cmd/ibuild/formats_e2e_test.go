@@ -36,7 +36,8 @@ func TestFormatFields(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"a": "x", "Dockerfile": "FROM scratch\nCOPY a /a\n" +
 		"ENV A=1\nLABEL l=1\nEXPOSE 80\nVOLUME /v\nWORKDIR /w\nUSER 1\nSTOPSIGNAL SIGTERM\n" +
-		"HEALTHCHECK CMD true\nONBUILD RUN x\nSHELL [\"/bin/sh\",\"-c\"]\nENTRYPOINT [\"e\"]\nCMD [\"c\"]\n"})
+		"HEALTHCHECK CMD true\nONBUILD RUN x\nSHELL [\"/bin/sh\",\"-c\"]\n" +
+		"ENTRYPOINT [\"e\"]\nCMD [\"c\"]\n"})
 	imageKeys := set("created", "author", "architecture", "os", "os.version", "os.features",
 		"variant", "config", "rootfs", "history")
 	ociConfig := set("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
@@ -48,7 +49,8 @@ func TestFormatFields(t *testing.T) {
 	}{
 		{"oci", string(types.OCIManifestSchema1),
 			set("schemaVersion", "mediaType", "artifactType", "config", "layers", "subject", "annotations")},
-		{"docker", string(types.DockerManifestSchema2), set("schemaVersion", "mediaType", "config", "layers")},
+		{"docker", string(types.DockerManifestSchema2),
+			set("schemaVersion", "mediaType", "config", "layers")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
@@ -142,7 +144,8 @@ func TestCompressedLayersUnpack(t *testing.T) {
 				}
 			}
 			bundle := filepath.Join(tmp, "bundle")
-			if b, err := exec.Command(umoci, "unpack", "--image", src+":latest", bundle).CombinedOutput(); err != nil {
+			unpack := exec.Command(umoci, "unpack", "--image", src+":latest", bundle)
+			if b, err := unpack.CombinedOutput(); err != nil {
 				t.Fatalf("umoci unpack: %v\n%s", err, b)
 			}
 			got, err := os.ReadFile(filepath.Join(bundle, "rootfs", "hello.txt"))

@@ -21,7 +21,8 @@ func TestTwoPlatformsPushed(t *testing.T) {
 	reg := testenv.Registry(t)
 	testenv.PushBusybox(t, reg, "library/busybox:latest")
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"Dockerfile": "FROM --platform=$BUILDPLATFORM busybox AS b\n" +
+	writeFiles(t, dir, map[string]string{"Dockerfile": "" +
+		"FROM --platform=$BUILDPLATFORM busybox AS b\n" +
 		"ARG TARGETARCH\nRUN echo $TARGETARCH > /arch\nFROM scratch\nCOPY --from=b /arch /arch\n"})
 	ref := reg + "/multi/app:1"
 	build := func(root string) {
